@@ -1,0 +1,35 @@
+/**
+ * The schema, as an append-only list. A migration, once released, is never edited:
+ * a change is a new entry. `PRAGMA user_version` records how far a database got.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'agents',
+    sql: `
+      -- One row per JVM the daemon has put an agent into (or tried to). Written before
+      -- the load command is sent, so a daemon killed mid-attach still knows which
+      -- socket to bind for the agent that may already be running.
+      CREATE TABLE agents (
+        pid               INTEGER NOT NULL,
+        start_time        INTEGER NOT NULL,  -- field 22 of /proc/<pid>/stat: tells pid reuse apart
+        nspid             INTEGER NOT NULL,
+        uid               INTEGER NOT NULL,
+        gid               INTEGER NOT NULL,
+        host_socket_path  TEXT    NOT NULL,
+        state             TEXT    NOT NULL CHECK (state IN ('attaching', 'loaded', 'failed', 'stopped')),
+        error_code        TEXT,
+        error_message     TEXT,
+        agent_instance_id TEXT,
+        updated_at        INTEGER NOT NULL,
+        PRIMARY KEY (pid, start_time)
+      );
+    `,
+  },
+];
