@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * `quiesce daemon` runs the daemon; the other commands talk to a running one over its
+ * gRPC API (--grpc, default 127.0.0.1:7371).
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { createChannel, createClient, ClientError } from 'nice-grpc';
+import { DaemonDefinition, type Jvm } from '../gen/quiesce/daemon/v1/daemon.js';
+import { startDaemon } from '../daemon.js';
+import { createLogger } from '../log.js';
+
+const USAGE = `usage:
+  quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all] [--agent-dir DIR]
+  quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
+  quiesce attach <pid> [--grpc HOST:PORT] [--json]
+  quiesce status [--grpc HOST:PORT] [--json]
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'daemon':
+      return runDaemon(rest);
+    case 'jvms':
+    case 'status':
+    case 'attach':
+      return runClient(command, rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`quiesce: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function runDaemon(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      'http-port': { type: 'string', default: '7370' },
+      'grpc-port': { type: 'string', default: '7371' },
+      'state-dir': { type: 'string', default: process.env.QUIESCE_STATE_DIR ?? './.quiesce' },
+      adopt: { type: 'string', default: 'none' },
+      'agent-dir': { type: 'string' },
+      'refresh-interval': { type: 'string', default: '5000' },
+    },
+    strict: true,
+  });
+  const adopt = values.adopt;
+  if (adopt !== 'all' && adopt !== 'none') throw new UsageError(`--adopt must be "all" or "none", got "${adopt}"`);
+  const log = createLogger();
+  const daemon = await startDaemon({
+    host: values.host,
+    httpPort: port(values['http-port'], '--http-port'),
+    grpcPort: port(values['grpc-port'], '--grpc-port'),
+    stateDir: resolve(values['state-dir']),
+    adopt,
+    ...(values['agent-dir'] ? { agentDir: resolve(values['agent-dir']) } : {}),
+    refreshIntervalMs: Number(values['refresh-interval']),
+    log,
+  });
+  process.stdout.write(`quiesce listening http=${daemon.httpPort} grpc=${daemon.grpcPort}\n`);
+  await new Promise<void>((done) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping');
+      void daemon.close().then(done);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+async function runClient(command: 'jvms' | 'status' | 'attach', args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { grpc: { type: 'string', default: process.env.QUIESCE_GRPC ?? '127.0.0.1:7371' }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const channel = createChannel(values.grpc);
+  const client = createClient(DaemonDefinition, channel);
+  try {
+    if (command === 'attach') {
+      const raw = positionals[0];
+      if (!raw || !/^[1-9][0-9]*$/.test(raw)) throw new UsageError('quiesce attach <pid>: a pid is required');
+      const r = await client.attach({ pid: Number(raw) });
+      if (values.json) print(r);
+      else process.stdout.write(`pid ${raw}: agent ${r.jvm?.agent?.state ?? '?'}${r.alreadyAttached ? ' (already attached)' : ''} in ${(r.durationSeconds * 1000).toFixed(0)} ms\n`);
+      return 0;
+    }
+    if (command === 'status') {
+      const r = await client.getStatus({});
+      if (values.json) print(r);
+      else {
+        process.stdout.write(`quiesce ${r.version}, up since ${new Date(r.startedAtMillis).toISOString()}\n`);
+        process.stdout.write(table(r.jvms));
+      }
+      return 0;
+    }
+    const r = await client.listJvms({ refresh: true });
+    if (values.json) print(r);
+    else process.stdout.write(table(r.jvms));
+    return 0;
+  } finally {
+    channel.close();
+  }
+}
+
+function table(jvms: Jvm[]): string {
+  const rows = [['PID', 'NSPID', 'UID', 'JDK', 'MAIN', 'CONTAINER', 'AGENT']];
+  for (const j of jvms) {
+    const agent = j.agent?.state === 'failed' ? `failed (${j.agent.error})` : (j.agent?.state ?? 'none');
+    rows.push([String(j.pid), String(j.nspid), String(j.uid), j.supported ? j.jdk : `${j.vm} (unsupported)`, j.main, j.containerId.slice(0, 12) || '-', agent]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+}
+
+function print(v: unknown): void {
+  process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+}
+
+function port(raw: string, flag: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number (0 picks a free one), got "${raw}"`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`quiesce: ${e.message}\n`);
+      process.exitCode = 2;
+    } else if (e instanceof ClientError) {
+      process.stderr.write(`quiesce: ${e.details}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`quiesce: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

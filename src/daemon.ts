@@ -1,0 +1,102 @@
+/**
+ * Wires the parts into one running daemon, and takes them down again in order:
+ * stop accepting, finish, release. `close()` may be called any number of times.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Server } from 'nice-grpc';
+import { AgentHub } from './agent/hub.js';
+import { Fleet, type AdoptPolicy } from './agent/fleet.js';
+import { buildGrpcServer } from './api/grpc-server.js';
+import { buildHttpServer } from './http/server.js';
+import type { AgentFiles } from './jvm/deliver.js';
+import { createLogger, type Logger } from './log.js';
+import { Metrics } from './metrics/registry.js';
+import { AgentStore } from './store/agents.js';
+import { openDb, type Db } from './store/db.js';
+
+export interface DaemonOptions {
+  host: string;
+  httpPort: number;
+  grpcPort: number;
+  stateDir: string;
+  adopt: AdoptPolicy;
+  /** Where quiesce-agent.jar, quiesce-agent-core.jar and libquiesce_jvmti.so are. */
+  agentDir?: string;
+  refreshIntervalMs?: number;
+  log?: Logger;
+}
+
+export interface RunningDaemon {
+  readonly httpPort: number;
+  readonly grpcPort: number;
+  readonly fleet: Fleet;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+
+export function defaultAgentDir(): string {
+  return process.env.QUIESCE_AGENT_DIR ?? join(PACKAGE_ROOT, 'dist', 'agent');
+}
+
+export function agentFilesIn(dir: string): AgentFiles {
+  const files: AgentFiles = {
+    jar: join(dir, 'quiesce-agent.jar'),
+    coreJar: join(dir, 'quiesce-agent-core.jar'),
+    nativeLib: join(dir, 'libquiesce_jvmti.so'),
+  };
+  for (const f of [files.jar, files.coreJar, files.nativeLib]) {
+    if (!existsSync(f)) throw new Error(`agent file ${f} is missing: run "npm run build" (or point --agent-dir at a built agent)`);
+  }
+  return files;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const log = opts.log ?? createLogger();
+  const startedAt = Date.now();
+  const agentFiles = agentFilesIn(opts.agentDir ?? defaultAgentDir());
+  const metrics = new Metrics();
+  const db: Db = openDb(opts.stateDir);
+  const hub = new AgentHub(log.child({ part: 'agents' }));
+  const fleet = new Fleet({
+    log,
+    metrics,
+    hub,
+    agents: new AgentStore(db),
+    agentFiles,
+    adopt: opts.adopt,
+    ...(opts.refreshIntervalMs !== undefined ? { refreshIntervalMs: opts.refreshIntervalMs } : {}),
+  });
+
+  let http: FastifyInstance | undefined;
+  let grpc: Server | undefined;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      await http?.close();
+      if (grpc) await Promise.race([grpc.shutdown(), new Promise((r) => setTimeout(r, 2_000))]).then(() => grpc?.forceShutdown());
+      await fleet.close();
+      await hub.close();
+      db.close();
+      log.info('quiesce stopped');
+    })());
+
+  try {
+    await fleet.start();
+    http = buildHttpServer({ log, metrics, fleet, startedAt });
+    await http.listen({ host: opts.host, port: opts.httpPort });
+    const address = http.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : opts.httpPort;
+    grpc = buildGrpcServer(fleet, startedAt);
+    const grpcPort = await grpc.listen(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.grpcPort}`);
+    log.info({ host: opts.host, httpPort, grpcPort, stateDir: opts.stateDir, adopt: opts.adopt }, 'quiesce started');
+    return { httpPort, grpcPort, fleet, metrics, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The HTTP API: what preStop hooks, operators with curl, peers and Prometheus call.
+ * Every answer is JSON; every error is `{ error: { code, message } }` from errors.ts.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
+import { QuiesceError, isQuiesceError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { Fleet } from '../agent/fleet.js';
+import { VERSION } from '../version.js';
+
+export interface HttpDeps {
+  log: Logger;
+  metrics: Metrics;
+  fleet: Fleet;
+  startedAt: number;
+}
+
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const { fleet, metrics } = deps;
+  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1 << 20 });
+
+  app.setErrorHandler((err: FastifyError | QuiesceError, req, reply) => {
+    const e = isQuiesceError(err) ? err : fromFastify(err);
+    const level = e.httpStatus >= 500 ? 'error' : 'warn';
+    req.log[level]({ code: e.code, url: req.url, method: req.method, err: e.message }, 'request failed');
+    void reply.status(e.httpStatus).send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new QuiesceError('unknown_endpoint', `no endpoint ${req.method} ${req.url.split('?')[0]}`);
+    void reply.status(e.httpStatus).send(e.toJSON());
+  });
+
+  app.get('/healthz', async () => ({ ok: true, version: VERSION }));
+
+  app.get('/status', async (req) => {
+    if (queryFlag(req.query, 'refresh')) await fleet.refresh();
+    return { version: VERSION, startedAt: deps.startedAt, jvms: fleet.list() };
+  });
+
+  app.get('/jvms', async (req) => {
+    if (queryFlag(req.query, 'refresh')) await fleet.refresh();
+    return { jvms: fleet.list() };
+  });
+
+  app.get<{ Params: { pid: string } }>('/jvms/:pid', async (req) => {
+    const pid = parsePid(req.params.pid);
+    await fleet.refresh();
+    const jvm = fleet.get(pid);
+    if (!jvm) throw new QuiesceError('not_found', `no JVM with pid ${pid} on this host`);
+    return jvm;
+  });
+
+  app.post<{ Params: { pid: string } }>('/jvms/:pid/attach', async (req) => {
+    return fleet.attach(parsePid(req.params.pid));
+  });
+
+  app.post<{ Params: { pid: string } }>('/jvms/:pid/detach', async (req) => {
+    const pid = parsePid(req.params.pid);
+    await fleet.detach(pid);
+    return { pid, detached: true };
+  });
+
+  app.post<{ Params: { pid: string }; Body: unknown }>('/jvms/:pid/instances', async (req) => {
+    const pid = parsePid(req.params.pid);
+    const body = asObject(req.body);
+    const className = body['class'];
+    if (typeof className !== 'string' || className.length === 0) throw new QuiesceError('bad_request', 'body must be {"class": "<fully qualified class name>", "limit"?: N}');
+    const limit = body['limit'] ?? 1000;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new QuiesceError('bad_request', '"limit" must be an integer from 1 to 1000000');
+    return fleet.findInstances(pid, className, limit);
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    void reply.header('content-type', metrics.contentType);
+    return metrics.text();
+  });
+
+  return app;
+}
+
+function parsePid(raw: string): number {
+  if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw new QuiesceError('bad_request', `pid must be a positive integer, got "${raw}"`);
+  return Number(raw);
+}
+
+function asObject(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new QuiesceError('bad_request', 'body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function queryFlag(query: unknown, name: string): boolean {
+  const v = (query as Record<string, unknown> | undefined)?.[name];
+  return v === '' || v === '1' || v === 'true';
+}
+
+function fromFastify(err: FastifyError): QuiesceError {
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return new QuiesceError('bad_request', err.message);
+  return new QuiesceError('internal', err.message, {}, { cause: err });
+}

@@ -1,0 +1,43 @@
+/**
+ * The daemon's metrics, in a registry it owns (never prom-client's global one), so
+ * tests can run several daemons in one process and each /metrics shows only its own.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly jvms = new Gauge({ name: 'quiesce_jvms', help: 'JVMs discovered on this host, by VM kind.', labelNames: ['vm'], registers: [this.registry] });
+  readonly agentsConnected = new Gauge({ name: 'quiesce_agents_connected', help: 'Agents with an open channel to this daemon.', registers: [this.registry] });
+  readonly attachTotal = new Counter({
+    name: 'quiesce_attach_total',
+    help: 'Attach attempts by result: ok, already_attached, or the error code.',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly attachDuration = new Histogram({
+    name: 'quiesce_attach_duration_seconds',
+    help: 'From the attach request to the agent connected (or the failure).',
+    labelNames: ['result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly agentReconnects = new Counter({
+    name: 'quiesce_agent_connections_total',
+    help: 'Agent connections accepted, by whether it was the agent\'s first or a reconnect.',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'quiesce_daemon_' });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
