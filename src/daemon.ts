@@ -26,6 +26,8 @@ export interface DaemonOptions {
   /** Where quiesce-agent.jar, quiesce-agent-core.jar and libquiesce_jvmti.so are. */
   agentDir?: string;
   refreshIntervalMs?: number;
+  /** Bound on waiting for a JVM's attach listener. */
+  attachTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -70,6 +72,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     agentFiles,
     adopt: opts.adopt,
     ...(opts.refreshIntervalMs !== undefined ? { refreshIntervalMs: opts.refreshIntervalMs } : {}),
+    ...(opts.attachTimeoutMs !== undefined ? { attachTimeoutMs: opts.attachTimeoutMs } : {}),
   });
 
   let http: FastifyInstance | undefined;

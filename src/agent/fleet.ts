@@ -201,6 +201,7 @@ export class Fleet {
           `log=${delivered.dir.targetPath}/agent-${jvm.nspid}.log`,
         ].join(',');
         await loadAgent(jvm, delivered.jar.targetPath, options, { timeoutMs: this.opts.attachTimeoutMs ?? 10_000 });
+        this.log.debug({ pid }, 'agent loaded; waiting for it to connect');
         session = await hub.waitForSession(pid, this.opts.connectTimeoutMs ?? 15_000);
       }
       agents.setState(pid, jvm.startTime, 'loaded');

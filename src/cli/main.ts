@@ -12,6 +12,7 @@ import { createLogger } from '../log.js';
 
 const USAGE = `usage:
   quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all] [--agent-dir DIR]
+                 [--refresh-interval MS] [--attach-timeout MS]
   quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
   quiesce attach <pid> [--grpc HOST:PORT] [--json]
   quiesce status [--grpc HOST:PORT] [--json]
@@ -49,6 +50,7 @@ async function runDaemon(args: string[]): Promise<number> {
       adopt: { type: 'string', default: 'none' },
       'agent-dir': { type: 'string' },
       'refresh-interval': { type: 'string', default: '5000' },
+      'attach-timeout': { type: 'string', default: '10000' },
     },
     strict: true,
   });
@@ -62,7 +64,8 @@ async function runDaemon(args: string[]): Promise<number> {
     stateDir: resolve(values['state-dir']),
     adopt,
     ...(values['agent-dir'] ? { agentDir: resolve(values['agent-dir']) } : {}),
-    refreshIntervalMs: Number(values['refresh-interval']),
+    refreshIntervalMs: positive(values['refresh-interval'], '--refresh-interval'),
+    attachTimeoutMs: positive(values['attach-timeout'], '--attach-timeout'),
     log,
   });
   process.stdout.write(`quiesce listening http=${daemon.httpPort} grpc=${daemon.grpcPort}\n`);
@@ -130,6 +133,12 @@ function print(v: unknown): void {
 function port(raw: string, flag: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number (0 picks a free one), got "${raw}"`);
+  return n;
+}
+
+function positive(raw: string, flag: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of milliseconds, got "${raw}"`);
   return n;
 }
 
