@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { AgentStore } from '../store/agents.js';
 import { VERSION } from '../version.js';
 import { discoverJvms, inspectPid } from '../jvm/discovery.js';
-import { loadAgent } from '../jvm/attach/index.js';
+import { loadAgent, preflight } from '../jvm/attach/index.js';
 import { deliverAgent, type AgentFiles } from '../jvm/deliver.js';
 import type { JvmProcess } from '../jvm/types.js';
 import type { AgentHub } from './hub.js';
@@ -178,7 +178,11 @@ export class Fleet {
         metrics.attachTotal.inc({ result: 'already_attached' });
         return { jvm: this.view(jvm), alreadyAttached: true, durationSeconds: seconds() };
       }
-      if (!jvm.supported) throw new QuiesceError('unsupported_jvm', `pid ${pid}: ${jvm.unsupportedReason ?? 'unsupported JVM'}`);
+      // Refuse what the flags already tell, before leaving any file in the JVM.
+      preflight(jvm);
+      if (jvm.dynamicAgentsDisabled) {
+        throw new QuiesceError('dynamic_agents_disabled', `pid ${pid}: the JVM was started with -XX:-EnableDynamicAgentLoading; it refuses agents loaded at run time`, { pid });
+      }
       this.failures.delete(pid);
       this.log.info({ pid, nspid: jvm.nspid, jdk: jvm.jdkVersion }, 'attaching');
 

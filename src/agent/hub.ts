@@ -6,7 +6,7 @@
  * the other end.
  */
 import { EventEmitter } from 'node:events';
-import { chown, chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lchown, lstat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type CallContext } from 'nice-grpc';
 import { QuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -71,8 +71,13 @@ export class AgentHub extends EventEmitter<AgentHubEvents> {
       connect: (requests: AsyncIterable<AgentMessage>, ctx: CallContext) => this.connect(endpoint.pid, requests, ctx),
     });
     await server.listen(`unix://${endpoint.hostSocketPath}`);
-    // The agent runs as the JVM's user: the socket must be theirs to connect to.
-    await chown(endpoint.hostSocketPath, endpoint.uid, endpoint.gid);
+    // The agent runs as the JVM's user: the socket must be theirs to connect to. Paths
+    // under /proc/<pid>/root are the container's to play with: never follow a link there.
+    if (!(await lstat(endpoint.hostSocketPath)).isSocket()) {
+      server.forceShutdown();
+      throw new QuiesceError('internal', `${endpoint.hostSocketPath} is not the socket just bound; refusing to change its owner`);
+    }
+    await lchown(endpoint.hostSocketPath, endpoint.uid, endpoint.gid);
     await chmod(endpoint.hostSocketPath, 0o600);
     this.bound.set(endpoint.pid, { endpoint, server });
     this.log.debug({ pid: endpoint.pid, socket: endpoint.hostSocketPath }, 'agent socket bound');

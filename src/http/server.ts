@@ -2,7 +2,7 @@
  * The HTTP API: what preStop hooks, operators with curl, peers and Prometheus call.
  * Every answer is JSON; every error is `{ error: { code, message } }` from errors.ts.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
 import { QuiesceError, isQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
@@ -18,7 +18,7 @@ export interface HttpDeps {
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   const { fleet, metrics } = deps;
-  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1 << 20 });
+  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1 << 20 });
 
   app.setErrorHandler((err: FastifyError | QuiesceError, req, reply) => {
     const e = isQuiesceError(err) ? err : fromFastify(err);

@@ -47,7 +47,7 @@ function describe(jvm: JvmProcess): string {
 }
 
 /** Refusals known without touching the JVM: never signal a JVM that cannot answer. */
-function preflight(jvm: JvmProcess): void {
+export function preflight(jvm: JvmProcess): void {
   if (jvm.vm !== 'hotspot' || !jvm.supported) {
     throw new QuiesceError('unsupported_jvm', `${describe(jvm)}: attach: ${jvm.unsupportedReason ?? `${jvm.vm} is not supported`}`, { pid: jvm.pid });
   }
