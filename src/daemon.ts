@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Server } from 'nice-grpc';
 import { AgentHub } from './agent/hub.js';
-import { Fleet, type AdoptPolicy } from './agent/fleet.js';
+import { Fleet } from './agent/fleet.js';
+import { describeAdoptPolicy, type AdoptPolicy } from './agent/adopt-policy.js';
 import { buildGrpcServer } from './api/grpc-server.js';
 import { buildHttpServer } from './http/server.js';
 import type { AgentFiles } from './jvm/deliver.js';
@@ -96,7 +97,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const httpPort = typeof address === 'object' && address ? address.port : opts.httpPort;
     grpc = buildGrpcServer(fleet, startedAt);
     const grpcPort = await grpc.listen(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.grpcPort}`);
-    log.info({ host: opts.host, httpPort, grpcPort, stateDir: opts.stateDir, adopt: opts.adopt }, 'quiesce started');
+    log.info({ host: opts.host, httpPort, grpcPort, stateDir: opts.stateDir, adopt: describeAdoptPolicy(opts.adopt) }, 'quiesce started');
     return { httpPort, grpcPort, fleet, metrics, close };
   } catch (e) {
     await close();

@@ -13,11 +13,11 @@ import { discoverJvms, inspectPid } from '../jvm/discovery.js';
 import { loadAgent, preflight } from '../jvm/attach/index.js';
 import { deliverAgent, type AgentFiles } from '../jvm/deliver.js';
 import type { JvmProcess } from '../jvm/types.js';
+import { shouldAdopt, type AdoptPolicy } from './adopt-policy.js';
 import type { AgentHub } from './hub.js';
 import type { AgentSession } from './session.js';
 
 export type AgentState = 'none' | 'attaching' | 'connected' | 'failed';
-export type AdoptPolicy = 'all' | 'none';
 
 export interface AgentView {
   state: AgentState;
@@ -239,12 +239,12 @@ export class Fleet {
     for (const pid of [...this.jvms.keys()]) if (!seen.has(pid)) await this.forget(pid);
     this.opts.agents.removeExcept(found);
     this.updateGauges();
-    if (this.opts.adopt === 'all' && !this.closed) this.adoptNew(found);
+    if (this.opts.adopt.kind !== 'none' && !this.closed) this.adoptNew(found);
   }
 
   private adoptNew(found: JvmProcess[]): void {
     for (const j of found) {
-      if (!j.supported || j.attachDisabled || j.dynamicAgentsDisabled) continue;
+      if (!shouldAdopt(this.opts.adopt, j)) continue;
       if (this.opts.hub.session(j.pid) || this.attaching.has(j.pid)) continue;
       const failed = this.failures.get(j.pid);
       if (failed && failed.startTime === j.startTime) continue;

@@ -8,10 +8,11 @@ import { resolve } from 'node:path';
 import { createChannel, createClient, ClientError } from 'nice-grpc';
 import { DaemonDefinition, type Jvm } from '../gen/quiesce/daemon/v1/daemon.js';
 import { startDaemon } from '../daemon.js';
+import { parseAdoptPolicy, type AdoptPolicy } from '../agent/adopt-policy.js';
 import { createLogger } from '../log.js';
 
 const USAGE = `usage:
-  quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all] [--agent-dir DIR]
+  quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX] [--agent-dir DIR]
                  [--refresh-interval MS] [--attach-timeout MS]
   quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
   quiesce attach <pid> [--grpc HOST:PORT] [--json]
@@ -54,8 +55,12 @@ async function runDaemon(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const adopt = values.adopt;
-  if (adopt !== 'all' && adopt !== 'none') throw new UsageError(`--adopt must be "all" or "none", got "${adopt}"`);
+  let adopt: AdoptPolicy;
+  try {
+    adopt = parseAdoptPolicy(values.adopt);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const log = createLogger();
   const daemon = await startDaemon({
     host: values.host,

@@ -27,7 +27,7 @@ export function newStateDir(): string {
   return mkdtempSync(join(tmpdir(), 'quiesce-state-'));
 }
 
-export async function startDaemon(opts: { stateDir?: string; adopt?: 'all' | 'none'; extraArgs?: string[]; refreshMs?: number } = {}): Promise<DaemonProcess> {
+export async function startDaemon(opts: { stateDir?: string; adopt?: string; extraArgs?: string[]; refreshMs?: number } = {}): Promise<DaemonProcess> {
   const stateDir = opts.stateDir ?? newStateDir();
   const args = [CLI, 'daemon', '--http-port', '0', '--grpc-port', '0', '--state-dir', stateDir, '--adopt', opts.adopt ?? 'none', '--refresh-interval', String(opts.refreshMs ?? 1000), ...(opts.extraArgs ?? [])];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, QUIESCE_LOG_LEVEL: 'debug' } });
