@@ -5,11 +5,20 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface ContainerJvmOptions {
   readonly javaHome: string;
   /** Host directory with the classes; copied into the container's /tmp/app (readable by uid 1000). */
-  readonly classpath: string;
+  readonly classpath?: string;
+  /** A class path of host paths used as is, not copied (e.g. a Maven fixture's classes and jars). */
+  readonly hostClasspath?: string;
+  /**
+   * `isolated` (default): a network namespace of its own with only a loopback. `host`: the host's
+   * network, like a pod with hostNetwork, so it can reach servers the tests run on 127.0.0.1.
+   */
+  readonly network?: 'isolated' | 'host';
   readonly mainClass: string;
   readonly args?: readonly string[];
   readonly jvmFlags?: readonly string[];
@@ -89,18 +98,37 @@ function nspidOf(pid: number): number {
   return ids[ids.length - 1] ?? pid;
 }
 
+/** The checkout, seen at /mnt inside the containers. */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Host paths under the checkout, as a container sees them. */
+export function inContainer(hostPaths: string): string {
+  return hostPaths
+    .split(':')
+    .map((p) => {
+      if (p !== ROOT && !p.startsWith(`${ROOT}/`)) throw new Error(`hostClasspath entry ${p} is not under ${ROOT}; containers only see the checkout (at /mnt)`);
+      return `/mnt${p.slice(ROOT.length)}`;
+    })
+    .join(':');
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// The checkout may itself live under /tmp (CI clones anywhere), which the private tmpfs
+// hides: the class directory is entered before it is covered, and the checkout is
+// bind-mounted at /mnt for class paths used in place.
 const SCRIPT = `
 set -e
+if [ -n "$QUIESCE_CLASSES" ]; then cd "$QUIESCE_CLASSES"; fi
+mount --bind "$QUIESCE_ROOT" /mnt
 mount -t tmpfs -o "mode=1777,size=64m$QUIESCE_TMP_OPTIONS" tmpfs /tmp
 mkdir /tmp/app
-cp -r "$QUIESCE_CLASSES"/. /tmp/app/
+if [ -n "$QUIESCE_CLASSES" ]; then cp -r ./. /tmp/app/; fi
 chmod -R a+rX /tmp/app
 if [ "$QUIESCE_RO_TMP" = 1 ]; then mount -o remount,ro /tmp; fi
 mkdir -p "$QUIESCE_CWD"
 cd "$QUIESCE_CWD"
-unset QUIESCE_CLASSES QUIESCE_RO_TMP QUIESCE_CWD QUIESCE_TMP_OPTIONS
+unset QUIESCE_CLASSES QUIESCE_RO_TMP QUIESCE_CWD QUIESCE_TMP_OPTIONS QUIESCE_ROOT
 if [ "$QUIESCE_AS_INIT" = 1 ]; then unset QUIESCE_AS_INIT; exec setpriv --reuid "$QUIESCE_UID" --regid "$QUIESCE_GID" --clear-groups "$@"; fi
 set +e
 setpriv --reuid "$QUIESCE_UID" --regid "$QUIESCE_GID" --clear-groups "$@"
@@ -109,13 +137,17 @@ exit $?
 
 export async function startContainerJvm(o: ContainerJvmOptions): Promise<ContainerJvm> {
   const java = `${o.javaHome}/bin/java`;
-  const argv = [java, ...(o.jvmFlags ?? SMALL_JVM_FLAGS), '-cp', '/tmp/app', o.mainClass, ...(o.args ?? [])];
-  const child = spawn('unshare', ['--pid', '--fork', '--mount', '--net', '--mount-proc', '--propagation', 'private', 'sh', '-c', SCRIPT, 'sh', ...argv], {
+  if ((o.classpath === undefined) === (o.hostClasspath === undefined)) throw new Error('startContainerJvm: give exactly one of classpath and hostClasspath');
+  const cp = o.hostClasspath === undefined ? '/tmp/app' : inContainer(o.hostClasspath);
+  const argv = [java, ...(o.jvmFlags ?? SMALL_JVM_FLAGS), '-cp', cp, o.mainClass, ...(o.args ?? [])];
+  const netns = o.network === 'host' ? [] : ['--net'];
+  const child = spawn('unshare', ['--pid', '--fork', '--mount', ...netns, '--mount-proc', '--propagation', 'private', 'sh', '-c', SCRIPT, 'sh', ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: '/tmp',
-      QUIESCE_CLASSES: o.classpath,
+      QUIESCE_CLASSES: o.classpath ?? '',
+      QUIESCE_ROOT: ROOT,
       QUIESCE_RO_TMP: o.readOnlyTmp === true ? '1' : '0',
       QUIESCE_AS_INIT: o.javaAsInit === true ? '1' : '0',
       QUIESCE_CWD: o.cwd ?? '/tmp',
