@@ -1,0 +1,14 @@
+package dev.quiesce.agent.core.traffic;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Every traffic adapter the agent has, in the order Isolate applies them. */
+public final class Adapters {
+  private Adapters() {}
+
+  public static List<TrafficAdapter> all(LiveObjects live) {
+    List<TrafficAdapter> all = new ArrayList<TrafficAdapter>();
+    return all;
+  }
+}
