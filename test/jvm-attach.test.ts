@@ -12,7 +12,7 @@ import { agentSocketPaths, deliverAgent, deliverFiles, userCanRenameIn } from '.
 import { readStartTime } from '../src/jvm/procfs.js';
 import { inspectPid } from '../src/jvm/discovery.js';
 import type { JvmProcess } from '../src/jvm/types.js';
-import { SMALL_JVM_FLAGS, startContainerJvm, startPlainProcess, type ContainerJvm } from './support/container.js';
+import { SMALL_JVM_FLAGS, inContainer, startContainerJvm, startPlainProcess, type ContainerJvm } from './support/container.js';
 import { buildFixtures, type Fixtures } from './support/fixtures.js';
 import { jdk17, temurin } from './support/java-homes.js';
 
@@ -157,7 +157,7 @@ describe('attach into container JVMs', () => {
     });
     expect(Date.now() - started).toBeLessThan(2_500);
     const d = await deliverFiles(jvm, { good: fx.goodAgentJar }, 'test-0');
-    expect(d.dir.targetPath).toBe(path.join(runDir ?? '', 'ro-cwd', '.quiesce', 'test-0'));
+    expect(d.dir.targetPath).toBe(path.join(inContainer(path.join(runDir ?? '', 'ro-cwd')), '.quiesce', 'test-0'));
     expect(d.dir.hostPath).toBe(`/proc/${jvm.pid}/cwd/.quiesce/test-0`);
   });
 
@@ -166,7 +166,7 @@ describe('attach into container JVMs', () => {
     const fakeSo = path.join(runDir ?? '', 'libfake.so');
     writeFileSync(fakeSo, 'not really ELF');
     const d = await deliverAgent(jvm, { jar: fx.goodAgentJar, coreJar: fx.badAgentJar, nativeLib: fakeSo }, '9.9.9');
-    const cwd = path.join(runDir ?? '', 'noexec-cwd');
+    const cwd = inContainer(path.join(runDir ?? '', 'noexec-cwd'));
     expect(d.dir.targetPath).toBe(`${cwd}/.quiesce/9.9.9`);
     expect(d.nativeLib.targetPath).toBe(`${cwd}/.quiesce/9.9.9/libfake.so`);
     expect(statSync(d.nativeLib.hostPath).mode & 0o777).toBe(0o755);

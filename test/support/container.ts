@@ -31,7 +31,10 @@ export interface ContainerJvmOptions {
   /** Run java as pid 1 of the namespace (docker's exec-form ENTRYPOINT); otherwise a shell is pid 1 and java pid 2. */
   readonly javaAsInit?: boolean;
   readonly env?: Readonly<Record<string, string>>;
-  /** The JVM's working directory inside the container (created if missing); default /tmp. */
+  /**
+   * The JVM's working directory inside the container (created if missing); default /tmp. A path
+   * under the checkout is used through the checkout's mount at /mnt (see inContainer).
+   */
   readonly cwd?: string;
   /** A line of stdout that means the app is ready. */
   readonly readyLine?: string;
@@ -150,7 +153,7 @@ export async function startContainerJvm(o: ContainerJvmOptions): Promise<Contain
       QUIESCE_ROOT: ROOT,
       QUIESCE_RO_TMP: o.readOnlyTmp === true ? '1' : '0',
       QUIESCE_AS_INIT: o.javaAsInit === true ? '1' : '0',
-      QUIESCE_CWD: o.cwd ?? '/tmp',
+      QUIESCE_CWD: o.cwd === undefined ? '/tmp' : o.cwd === ROOT || o.cwd.startsWith(`${ROOT}/`) ? inContainer(o.cwd) : o.cwd,
       QUIESCE_TMP_OPTIONS: o.tmpOptions === undefined ? '' : `,${o.tmpOptions}`,
       QUIESCE_UID: String(o.uid ?? 1000),
       QUIESCE_GID: String(o.gid ?? 1000),

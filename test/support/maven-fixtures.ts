@@ -68,7 +68,10 @@ export function buildMavenFixture(name: string): MavenFixture {
       rmSync(work, { recursive: true, force: true });
       throw new Error(`building Maven fixture ${name} failed: ${err.message}\n${err.stdout?.toString() ?? ''}\n${err.stderr?.toString() ?? ''}`);
     }
-    renameSync(path.join(work, 'src-copy', 'target', 'classes'), path.join(work, 'classes'));
+    const classes = path.join(work, 'src-copy', 'target', 'classes');
+    // A fixture may be dependencies only (the ZooKeeper server): no classes of its own.
+    if (existsSync(classes)) renameSync(classes, path.join(work, 'classes'));
+    else mkdirSync(path.join(work, 'classes'));
     rmSync(path.join(work, 'src-copy'), { recursive: true, force: true });
     writeFileSync(path.join(work, 'done'), '');
     try {
