@@ -16,6 +16,8 @@ import type { AgentFiles } from './jvm/deliver.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
 import { AgentStore } from './store/agents.js';
+import { IsolationStore } from './store/isolations.js';
+import { Isolator } from './traffic/isolator.js';
 import { openDb, type Db } from './store/db.js';
 
 export interface DaemonOptions {
@@ -29,6 +31,8 @@ export interface DaemonOptions {
   refreshIntervalMs?: number;
   /** Bound on waiting for a JVM's attach listener. */
   attachTimeoutMs?: number;
+  /** How often held isolations are re-applied. */
+  holdIntervalMs?: number;
   log?: Logger;
 }
 
@@ -76,6 +80,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ...(opts.attachTimeoutMs !== undefined ? { attachTimeoutMs: opts.attachTimeoutMs } : {}),
   });
 
+  const isolator = new Isolator({
+    log,
+    metrics,
+    fleet,
+    store: new IsolationStore(db),
+    ...(opts.holdIntervalMs !== undefined ? { holdIntervalMs: opts.holdIntervalMs } : {}),
+  });
+
   let http: FastifyInstance | undefined;
   let grpc: Server | undefined;
   let closing: Promise<void> | undefined;
@@ -83,6 +95,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     (closing ??= (async () => {
       await http?.close();
       if (grpc) await Promise.race([grpc.shutdown(), new Promise((r) => setTimeout(r, 2_000))]).then(() => grpc?.forceShutdown());
+      await isolator.close();
       await fleet.close();
       await hub.close();
       db.close();
@@ -91,7 +104,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
 
   try {
     await fleet.start();
-    http = buildHttpServer({ log, metrics, fleet, startedAt });
+    isolator.start();
+    http = buildHttpServer({ log, metrics, fleet, isolator, startedAt });
     await http.listen({ host: opts.host, port: opts.httpPort });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : opts.httpPort;

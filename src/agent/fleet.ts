@@ -30,6 +30,8 @@ export interface AgentView {
 
 export interface JvmView {
   pid: number;
+  /** Clock ticks after boot (field 22 of /proc/<pid>/stat): with pid, tells a restarted JVM apart. */
+  startTime: number;
   nspid: number;
   uid: number;
   gid: number;
@@ -138,6 +140,29 @@ export class Fleet {
       truncated: f.truncated,
       durationMicros: f.durationMicros,
     };
+  }
+
+  /** The JVM's connected agent, attaching first when it has none. */
+  async ensureAgent(pid: number): Promise<{ session: AgentSession; jvm: JvmProcess }> {
+    let session = this.opts.hub.session(pid);
+    if (!session) {
+      await this.attach(pid);
+      session = this.requireSession(pid);
+    }
+    const jvm = this.jvms.get(pid) ?? (await inspectPid(pid));
+    return { session, jvm };
+  }
+
+  /** The connected agent of a JVM whose identity (pid + start time) is known, or undefined. */
+  connectedSession(pid: number, startTime: number): AgentSession | undefined {
+    const jvm = this.jvms.get(pid);
+    if (!jvm || jvm.startTime !== startTime) return undefined;
+    return this.opts.hub.session(pid);
+  }
+
+  /** pid + start time of the JVMs discovered now. */
+  identities(): Array<{ pid: number; startTime: number }> {
+    return [...this.jvms.values()].map((j) => ({ pid: j.pid, startTime: j.startTime }));
   }
 
   /** Tells the agent to stop and release everything in the JVM. */
@@ -295,6 +320,7 @@ export class Fleet {
   private view(j: JvmProcess): JvmView {
     return {
       pid: j.pid,
+      startTime: j.startTime,
       nspid: j.nspid,
       uid: j.uid,
       gid: j.gid,

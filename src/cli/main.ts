@@ -13,7 +13,7 @@ import { createLogger } from '../log.js';
 
 const USAGE = `usage:
   quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX] [--agent-dir DIR]
-                 [--refresh-interval MS] [--attach-timeout MS]
+                 [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
   quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
   quiesce attach <pid> [--grpc HOST:PORT] [--json]
   quiesce status [--grpc HOST:PORT] [--json]
@@ -52,6 +52,7 @@ async function runDaemon(args: string[]): Promise<number> {
       'agent-dir': { type: 'string' },
       'refresh-interval': { type: 'string', default: '5000' },
       'attach-timeout': { type: 'string', default: '10000' },
+      'hold-interval': { type: 'string', default: '2000' },
     },
     strict: true,
   });
@@ -71,6 +72,7 @@ async function runDaemon(args: string[]): Promise<number> {
     ...(values['agent-dir'] ? { agentDir: resolve(values['agent-dir']) } : {}),
     refreshIntervalMs: positive(values['refresh-interval'], '--refresh-interval'),
     attachTimeoutMs: positive(values['attach-timeout'], '--attach-timeout'),
+    holdIntervalMs: positive(values['hold-interval'], '--hold-interval'),
     log,
   });
   process.stdout.write(`quiesce listening http=${daemon.httpPort} grpc=${daemon.grpcPort}\n`);

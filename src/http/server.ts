@@ -6,18 +6,22 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { QuiesceError, isQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { Fleet } from '../agent/fleet.js';
+import type { Fleet, JvmView } from '../agent/fleet.js';
+import type { Isolator, IsolationView } from '../traffic/isolator.js';
+import { parseTraffic } from '../traffic/kinds.js';
 import { VERSION } from '../version.js';
 
 export interface HttpDeps {
   log: Logger;
   metrics: Metrics;
   fleet: Fleet;
+  isolator: Isolator;
   startedAt: number;
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
-  const { fleet, metrics } = deps;
+  const { fleet, metrics, isolator } = deps;
+  const withIsolation = (j: JvmView): JvmView & { isolation: IsolationView | null } => ({ ...j, isolation: isolator.view(j.pid, j.startTime) });
   const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1 << 20 });
 
   app.setErrorHandler((err: FastifyError | QuiesceError, req, reply) => {
@@ -35,12 +39,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.get('/status', async (req) => {
     if (queryFlag(req.query, 'refresh')) await fleet.refresh();
-    return { version: VERSION, startedAt: deps.startedAt, jvms: fleet.list() };
+    return { version: VERSION, startedAt: deps.startedAt, jvms: fleet.list().map(withIsolation) };
   });
 
   app.get('/jvms', async (req) => {
     if (queryFlag(req.query, 'refresh')) await fleet.refresh();
-    return { jvms: fleet.list() };
+    return { jvms: fleet.list().map(withIsolation) };
   });
 
   app.get<{ Params: { pid: string } }>('/jvms/:pid', async (req) => {
@@ -48,7 +52,22 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     await fleet.refresh();
     const jvm = fleet.get(pid);
     if (!jvm) throw new QuiesceError('not_found', `no JVM with pid ${pid} on this host`);
-    return jvm;
+    return withIsolation(jvm);
+  });
+
+  app.get<{ Params: { pid: string } }>('/jvms/:pid/inventory', async (req) => {
+    const pid = parsePid(req.params.pid);
+    return { pid, ...(await isolator.inventory(pid)) };
+  });
+
+  app.post<{ Body: unknown }>('/isolate', async (req) => {
+    const { pid, traffic } = trafficRequest(req.body);
+    return isolator.isolate(pid, traffic);
+  });
+
+  app.post<{ Body: unknown }>('/restore', async (req) => {
+    const { pid, traffic } = trafficRequest(req.body);
+    return isolator.restore(pid, traffic);
   });
 
   app.post<{ Params: { pid: string } }>('/jvms/:pid/attach', async (req) => {
@@ -82,6 +101,13 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 function parsePid(raw: string): number {
   if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw new QuiesceError('bad_request', `pid must be a positive integer, got "${raw}"`);
   return Number(raw);
+}
+
+function trafficRequest(body: unknown): { pid: number; traffic: ReturnType<typeof parseTraffic> } {
+  const b = asObject(body);
+  const pid = b['pid'];
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1) throw new QuiesceError('bad_request', 'body must be {"pid": N, "traffic"?: ["dubbo" | "springcloud", ...]}');
+  return { pid, traffic: parseTraffic(b['traffic']) };
 }
 
 function asObject(body: unknown): Record<string, unknown> {

@@ -29,6 +29,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly isolated = new Gauge({
+    name: 'quiesce_isolated',
+    help: '1 while a JVM is held out of a kind of traffic by /isolate.',
+    labelNames: ['pid', 'traffic'],
+    registers: [this.registry],
+  });
+  readonly registrations = new Gauge({
+    name: 'quiesce_registrations',
+    help: 'Registrations seen by the agents, by framework and state (registered, removed by quiesce).',
+    labelNames: ['framework', 'state'],
+    registers: [this.registry],
+  });
+  readonly reapplied = new Counter({
+    name: 'quiesce_reapplied_total',
+    help: 'Registrations that came back on their own while isolated and were removed again.',
+    labelNames: ['traffic'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quiesce_daemon_' });
   }

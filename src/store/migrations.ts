@@ -32,4 +32,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'isolations',
+    sql: `
+      -- Traffic isolations (/isolate): held until /restore, across daemon restarts.
+      CREATE TABLE isolations (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        pid         INTEGER NOT NULL,
+        start_time  INTEGER NOT NULL,
+        traffic     TEXT    NOT NULL,  -- JSON array of the kinds isolated, e.g. ["dubbo"]
+        state       TEXT    NOT NULL CHECK (state IN ('isolated', 'restored')),
+        removed     TEXT    NOT NULL,  -- JSON: what the agent deregistered, per framework and registry
+        reapplied   INTEGER NOT NULL DEFAULT 0,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        restored_at INTEGER
+      );
+      CREATE INDEX isolations_by_jvm ON isolations (pid, start_time, state);
+    `,
+  },
 ];
