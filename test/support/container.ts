@@ -144,7 +144,7 @@ export async function startContainerJvm(o: ContainerJvmOptions): Promise<Contain
   const cp = o.hostClasspath === undefined ? '/tmp/app' : inContainer(o.hostClasspath);
   const argv = [java, ...(o.jvmFlags ?? SMALL_JVM_FLAGS), '-cp', cp, o.mainClass, ...(o.args ?? [])];
   const netns = o.network === 'host' ? [] : ['--net'];
-  const child = spawn('unshare', ['--pid', '--fork', '--mount', ...netns, '--mount-proc', '--propagation', 'private', 'sh', '-c', SCRIPT, 'sh', ...argv], {
+  const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount', ...netns, '--mount-proc', '--propagation', 'private', 'sh', '-c', SCRIPT, 'sh', ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
