@@ -17,6 +17,8 @@ import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics/registry.js';
 import { AgentStore } from './store/agents.js';
 import { IsolationStore } from './store/isolations.js';
+import { ConsumerStore } from './store/consumers.js';
+import { ConsumerTracker } from './drain/consumer-tracker.js';
 import { Isolator } from './traffic/isolator.js';
 import { openDb, type Db } from './store/db.js';
 
@@ -33,6 +35,9 @@ export interface DaemonOptions {
   attachTimeoutMs?: number;
   /** How often held isolations are re-applied. */
   holdIntervalMs?: number;
+  /** How often inbound connections are sampled, and how long a consumer counts as recent. */
+  consumerSampleMs?: number;
+  consumerWindowMs?: number;
   log?: Logger;
 }
 
@@ -88,6 +93,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ...(opts.holdIntervalMs !== undefined ? { holdIntervalMs: opts.holdIntervalMs } : {}),
   });
 
+  const consumers = new ConsumerTracker({
+    log,
+    metrics,
+    store: new ConsumerStore(db),
+    jvms: () => fleet.identities(),
+    ...(opts.consumerSampleMs !== undefined ? { intervalMs: opts.consumerSampleMs } : {}),
+    ...(opts.consumerWindowMs !== undefined ? { windowMs: opts.consumerWindowMs } : {}),
+  });
+
   let http: FastifyInstance | undefined;
   let grpc: Server | undefined;
   let closing: Promise<void> | undefined;
@@ -95,6 +109,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     (closing ??= (async () => {
       await http?.close();
       if (grpc) await Promise.race([grpc.shutdown(), new Promise((r) => setTimeout(r, 2_000))]).then(() => grpc?.forceShutdown());
+      await consumers.close();
       await isolator.close();
       await fleet.close();
       await hub.close();
@@ -105,7 +120,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   try {
     await fleet.start();
     isolator.start();
-    http = buildHttpServer({ log, metrics, fleet, isolator, startedAt });
+    consumers.start();
+    http = buildHttpServer({ log, metrics, fleet, isolator, consumers, startedAt });
     await http.listen({ host: opts.host, port: opts.httpPort });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : opts.httpPort;

@@ -14,6 +14,7 @@ import { createLogger } from '../log.js';
 const USAGE = `usage:
   quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX] [--agent-dir DIR]
                  [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
+                 [--consumer-sample-interval MS] [--consumer-window MS]
   quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
   quiesce attach <pid> [--grpc HOST:PORT] [--json]
   quiesce status [--grpc HOST:PORT] [--json]
@@ -53,6 +54,8 @@ async function runDaemon(args: string[]): Promise<number> {
       'refresh-interval': { type: 'string', default: '5000' },
       'attach-timeout': { type: 'string', default: '10000' },
       'hold-interval': { type: 'string', default: '2000' },
+      'consumer-sample-interval': { type: 'string', default: '2000' },
+      'consumer-window': { type: 'string', default: '600000' },
     },
     strict: true,
   });
@@ -73,6 +76,8 @@ async function runDaemon(args: string[]): Promise<number> {
     refreshIntervalMs: positive(values['refresh-interval'], '--refresh-interval'),
     attachTimeoutMs: positive(values['attach-timeout'], '--attach-timeout'),
     holdIntervalMs: positive(values['hold-interval'], '--hold-interval'),
+    consumerSampleMs: positive(values['consumer-sample-interval'], '--consumer-sample-interval'),
+    consumerWindowMs: positive(values['consumer-window'], '--consumer-window'),
     log,
   });
   process.stdout.write(`quiesce listening http=${daemon.httpPort} grpc=${daemon.grpcPort}\n`);

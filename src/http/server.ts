@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Fleet, JvmView } from '../agent/fleet.js';
 import type { Isolator, IsolationView } from '../traffic/isolator.js';
 import { parseTraffic } from '../traffic/kinds.js';
+import type { ConsumerTracker } from '../drain/consumer-tracker.js';
 import { VERSION } from '../version.js';
 
 export interface HttpDeps {
@@ -16,6 +17,7 @@ export interface HttpDeps {
   metrics: Metrics;
   fleet: Fleet;
   isolator: Isolator;
+  consumers: ConsumerTracker;
   startedAt: number;
 }
 
@@ -58,6 +60,14 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   app.get<{ Params: { pid: string } }>('/jvms/:pid/inventory', async (req) => {
     const pid = parsePid(req.params.pid);
     return { pid, ...(await isolator.inventory(pid)) };
+  });
+
+  app.get<{ Params: { pid: string } }>('/jvms/:pid/consumers', async (req) => {
+    const pid = parsePid(req.params.pid);
+    await fleet.refresh();
+    const jvm = fleet.get(pid);
+    if (!jvm) throw new QuiesceError('not_found', `no JVM with pid ${pid} on this host`);
+    return { pid, windowSeconds: deps.consumers.windowMs / 1000, consumers: await deps.consumers.recent(pid, jvm.startTime) };
   });
 
   app.post<{ Body: unknown }>('/isolate', async (req) => {

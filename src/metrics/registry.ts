@@ -48,6 +48,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly consumersTracked = new Gauge({
+    name: 'quiesce_consumers_tracked',
+    help: 'Recent consumers of the JVMs on this host, as kept in the store.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'quiesce_daemon_' });
   }

@@ -52,4 +52,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX isolations_by_jvm ON isolations (pid, start_time, state);
     `,
   },
+  {
+    version: 3,
+    name: 'consumers',
+    sql: `
+      -- Recent consumers of each provider JVM: whom a drain tells to go away. Kept across
+      -- daemon restarts; expired after a window; bounded per JVM.
+      CREATE TABLE consumers (
+        pid           INTEGER NOT NULL,
+        start_time    INTEGER NOT NULL,
+        address       TEXT    NOT NULL,  -- the consumer's IP as the provider sees it
+        local_port    INTEGER NOT NULL,  -- the provider's port it called
+        sources       TEXT    NOT NULL,  -- comma-separated: tcp (from /proc/<pid>/net/tcp), agent
+        consumer_node TEXT,              -- the consumer's own quiesce daemon, when it announced one
+        first_seen    INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL,
+        PRIMARY KEY (pid, start_time, address, local_port)
+      );
+      CREATE INDEX consumers_by_last_seen ON consumers (last_seen);
+    `,
+  },
 ];

@@ -1,0 +1,85 @@
+/**
+ * Who calls each JVM: a drain tells these consumers to go away before the registry would.
+ * Every interval, the established inbound connections of every JVM are read from /proc
+ * (any protocol, no agent needed) and written to SQLite in one batch; sightings older than
+ * the window expire, and each JVM keeps at most a bounded number.
+ */
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { ConsumerRecord, ConsumerSighting, ConsumerStore } from '../store/consumers.js';
+import { inboundConnections } from '../jvm/tcp.js';
+
+export interface ConsumerTrackerOptions {
+  log: Logger;
+  metrics: Metrics;
+  store: ConsumerStore;
+  /** The JVMs to watch, by identity. */
+  jvms: () => Array<{ pid: number; startTime: number }>;
+  intervalMs?: number;
+  /** How long a consumer counts as recent after it was last seen. */
+  windowMs?: number;
+  maxPerJvm?: number;
+}
+
+export class ConsumerTracker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ConsumerTrackerOptions) {
+    this.log = opts.log.child({ part: 'consumers' });
+  }
+
+  get windowMs(): number {
+    return this.opts.windowMs ?? 10 * 60_000;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sample(), this.opts.intervalMs ?? 2_000);
+    this.timer.unref();
+    this.opts.metrics.consumersTracked.set(this.opts.store.count());
+  }
+
+  /** One sampling pass; concurrent callers share it. */
+  sample(): Promise<void> {
+    this.running ??= this.pass()
+      .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'consumer sampling failed'))
+      .finally(() => {
+        this.running = null;
+      });
+    return this.running;
+  }
+
+  /** Recent consumers of a JVM (sampled once more first, so a caller sees the latest). */
+  async recent(pid: number, startTime: number): Promise<ConsumerRecord[]> {
+    await this.sample();
+    return this.opts.store.list(pid, startTime, Date.now() - this.windowMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const now = Date.now();
+    const sightings: ConsumerSighting[] = [];
+    await Promise.all(
+      this.opts.jvms().map(async ({ pid, startTime }) => {
+        for (const c of await inboundConnections(pid)) {
+          sightings.push({ pid, startTime, address: c.remoteAddress, localPort: c.localPort, source: 'tcp', seenAt: now });
+        }
+      }),
+    );
+    this.opts.store.record(dedupe(sightings));
+    this.opts.store.expire(now - this.windowMs, this.opts.maxPerJvm ?? 4096);
+    this.opts.metrics.consumersTracked.set(this.opts.store.count());
+  }
+}
+
+/** Many connections from one consumer to one port are one consumer. */
+function dedupe(s: ConsumerSighting[]): ConsumerSighting[] {
+  const seen = new Map<string, ConsumerSighting>();
+  for (const x of s) seen.set(`${x.pid}\u0000${x.startTime}\u0000${x.address}\u0000${x.localPort}`, x);
+  return [...seen.values()];
+}

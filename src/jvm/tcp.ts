@@ -1,0 +1,119 @@
+/**
+ * A JVM's inbound TCP connections, read from /proc with no agent: which of its sockets
+ * listen, and which established connections arrived on those ports. Works for any
+ * protocol (Dubbo, HTTP, gRPC), and across network namespaces (/proc/<pid>/net is the
+ * JVM's own namespace).
+ */
+import { readdir, readlink, readFile } from 'node:fs/promises';
+import { procPath } from './procfs.js';
+
+export interface TcpSocket {
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Kernel TCP state: 0x01 ESTABLISHED, 0x0A LISTEN, ... */
+  state: number;
+  inode: number;
+}
+
+export interface InboundConnection {
+  /** The consumer's address as the JVM sees it (IPv4 dotted, or IPv6; IPv4-mapped IPv6 shown as IPv4). */
+  remoteAddress: string;
+  remotePort: number;
+  /** The JVM's listening port the connection arrived on. */
+  localPort: number;
+}
+
+const TCP_ESTABLISHED = 0x01;
+const TCP_LISTEN = 0x0a;
+
+/** Parses /proc/net/tcp or tcp6 text. */
+export function parseProcNetTcp(text: string): TcpSocket[] {
+  const out: TcpSocket[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const [local, remote, st, , , , , , inode] = f.slice(1);
+    if (!local || !remote || !st || !inode) continue;
+    const [la, lp] = local.split(':');
+    const [ra, rp] = remote.split(':');
+    if (!la || !lp || !ra || !rp) continue;
+    out.push({ localAddress: decodeAddress(la), localPort: parseInt(lp, 16), remoteAddress: decodeAddress(ra), remotePort: parseInt(rp, 16), state: parseInt(st, 16), inode: Number(inode) });
+  }
+  return out;
+}
+
+/**
+ * The kernel prints addresses as 32-bit words in host byte order (little-endian here):
+ * IPv4 "0100007F" is 127.0.0.1; IPv6 is four such words.
+ */
+export function decodeAddress(hex: string): string {
+  if (hex.length === 8) return wordToBytes(hex).join('.');
+  if (hex.length === 32) {
+    const bytes = [0, 8, 16, 24].flatMap((i) => wordToBytes(hex.slice(i, i + 8)));
+    const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+    if (mapped) return bytes.slice(12).join('.');
+    const groups: string[] = [];
+    for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+    return compressIpv6(groups);
+  }
+  throw new Error(`not a /proc/net/tcp address: ${hex}`);
+}
+
+function wordToBytes(word: string): number[] {
+  const n = parseInt(word, 16);
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+}
+
+function compressIpv6(groups: string[]): string {
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < groups.length; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === '0') j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j;
+  }
+  if (best.len < 2) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
+}
+
+/** Inodes of the sockets the process holds open. */
+export async function socketInodes(pid: number): Promise<Set<number>> {
+  const out = new Set<number>();
+  let fds: string[];
+  try {
+    fds = await readdir(procPath(pid, 'fd'));
+  } catch {
+    return out;
+  }
+  await Promise.all(
+    fds.map(async (fd) => {
+      const target = await readlink(procPath(pid, 'fd', fd)).catch(() => '');
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m) out.add(Number(m[1]));
+    }),
+  );
+  return out;
+}
+
+/**
+ * Established connections that arrived on one of the JVM's listening ports. Outbound
+ * connections (the JVM as a client) are left out: their local port is not one it listens on.
+ */
+export async function inboundConnections(pid: number): Promise<InboundConnection[]> {
+  const [inodes, v4, v6] = await Promise.all([
+    socketInodes(pid),
+    readFile(procPath(pid, 'net', 'tcp'), 'utf8').catch(() => ''),
+    readFile(procPath(pid, 'net', 'tcp6'), 'utf8').catch(() => ''),
+  ]);
+  const own = [...parseProcNetTcp(v4), ...parseProcNetTcp(v6)].filter((s) => inodes.has(s.inode));
+  const listening = new Set(own.filter((s) => s.state === TCP_LISTEN).map((s) => s.localPort));
+  return own
+    .filter((s) => s.state === TCP_ESTABLISHED && listening.has(s.localPort))
+    .map((s) => ({ remoteAddress: s.remoteAddress, remotePort: s.remotePort, localPort: s.localPort }));
+}
