@@ -19,6 +19,11 @@ import { AgentStore } from './store/agents.js';
 import { IsolationStore } from './store/isolations.js';
 import { ConsumerStore } from './store/consumers.js';
 import { ConsumerTracker } from './drain/consumer-tracker.js';
+import { Drainer } from './drain/drainer.js';
+import { HostModeResolver } from './drain/peer-resolver.js';
+import { DrainStore } from './store/drains.js';
+import { GoAwayReceiver } from './traffic/goaway.js';
+import { createAuthorizer } from './http/authorize.js';
 import { Isolator } from './traffic/isolator.js';
 import { openDb, type Db } from './store/db.js';
 
@@ -38,6 +43,10 @@ export interface DaemonOptions {
   /** How often inbound connections are sampled, and how long a consumer counts as recent. */
   consumerSampleMs?: number;
   consumerWindowMs?: number;
+  /** The port peer daemons listen on (GoAway targets, host mode). */
+  peerPort?: number;
+  /** Bearer token that may act on any JVM; null: root callers on this host are the admins. */
+  adminToken?: string | null;
   log?: Logger;
 }
 
@@ -102,6 +111,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ...(opts.consumerWindowMs !== undefined ? { windowMs: opts.consumerWindowMs } : {}),
   });
 
+  const goaway = new GoAwayReceiver(fleet, metrics, log);
+  const drainer = new Drainer({
+    log,
+    metrics,
+    fleet,
+    isolator,
+    consumers,
+    goaway,
+    resolver: new HostModeResolver(opts.peerPort ?? 7370),
+    store: new DrainStore(db),
+  });
+
   let http: FastifyInstance | undefined;
   let grpc: Server | undefined;
   let closing: Promise<void> | undefined;
@@ -121,7 +142,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     await fleet.start();
     isolator.start();
     consumers.start();
-    http = buildHttpServer({ log, metrics, fleet, isolator, consumers, startedAt });
+    drainer.resume();
+    http = buildHttpServer({ log, metrics, fleet, isolator, consumers, drainer, goaway, auth: createAuthorizer(fleet, opts.adminToken ?? null), startedAt });
     await http.listen({ host: opts.host, port: opts.httpPort });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : opts.httpPort;

@@ -14,6 +14,7 @@ export interface ErrorSpec {
 export const ERROR_CODES = {
   bad_request: { http: 400, grpc: Status.INVALID_ARGUMENT, meaning: 'The request is malformed: a missing or invalid field.' },
   unknown_endpoint: { http: 404, grpc: Status.UNIMPLEMENTED, meaning: 'No such HTTP endpoint or method.' },
+  forbidden: { http: 403, grpc: Status.PERMISSION_DENIED, meaning: 'The caller may not do this (the message says why): e.g. a GoAway for another address than its sender.' },
   not_found: { http: 404, grpc: Status.NOT_FOUND, meaning: 'No process with that pid exists (or it exited).' },
   not_a_jvm: { http: 409, grpc: Status.FAILED_PRECONDITION, meaning: 'The process exists but is not a Java virtual machine.' },
   unsupported_jvm: { http: 409, grpc: Status.FAILED_PRECONDITION, meaning: 'The JVM is not HotSpot (e.g. OpenJ9), whose attach protocol quiesce does not speak.' },

@@ -160,6 +160,16 @@ export class Fleet {
     return this.opts.hub.session(pid);
   }
 
+  /** Every JVM whose agent is connected now. */
+  connectedSessions(): Array<{ pid: number; session: AgentSession }> {
+    const out: Array<{ pid: number; session: AgentSession }> = [];
+    for (const pid of this.jvms.keys()) {
+      const session = this.opts.hub.session(pid);
+      if (session) out.push({ pid, session });
+    }
+    return out;
+  }
+
   /** pid + start time of the JVMs discovered now. */
   identities(): Array<{ pid: number; startTime: number }> {
     return [...this.jvms.values()].map((j) => ({ pid: j.pid, startTime: j.startTime }));

@@ -4,6 +4,7 @@
  * gRPC API (--grpc, default 127.0.0.1:7371).
  */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createChannel, createClient, ClientError } from 'nice-grpc';
 import { DaemonDefinition, type Jvm } from '../gen/quiesce/daemon/v1/daemon.js';
@@ -15,6 +16,7 @@ const USAGE = `usage:
   quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX] [--agent-dir DIR]
                  [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
                  [--consumer-sample-interval MS] [--consumer-window MS]
+                 [--peer-port 7370] [--admin-token-file FILE]
   quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
   quiesce attach <pid> [--grpc HOST:PORT] [--json]
   quiesce status [--grpc HOST:PORT] [--json]
@@ -56,6 +58,8 @@ async function runDaemon(args: string[]): Promise<number> {
       'hold-interval': { type: 'string', default: '2000' },
       'consumer-sample-interval': { type: 'string', default: '2000' },
       'consumer-window': { type: 'string', default: '600000' },
+      'peer-port': { type: 'string', default: '7370' },
+      'admin-token-file': { type: 'string' },
     },
     strict: true,
   });
@@ -78,6 +82,8 @@ async function runDaemon(args: string[]): Promise<number> {
     holdIntervalMs: positive(values['hold-interval'], '--hold-interval'),
     consumerSampleMs: positive(values['consumer-sample-interval'], '--consumer-sample-interval'),
     consumerWindowMs: positive(values['consumer-window'], '--consumer-window'),
+    peerPort: port(values['peer-port'], '--peer-port'),
+    adminToken: adminToken(values['admin-token-file']),
     log,
   });
   process.stdout.write(`quiesce listening http=${daemon.httpPort} grpc=${daemon.grpcPort}\n`);
@@ -146,6 +152,17 @@ function port(raw: string, flag: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number (0 picks a free one), got "${raw}"`);
   return n;
+}
+
+/** The admin token from a file (never a flag: flags show in `ps`), or $QUIESCE_ADMIN_TOKEN. */
+function adminToken(file: string | undefined): string | null {
+  if (file) {
+    const t = readFileSync(file, 'utf8').trim();
+    if (t.length < 16) throw new UsageError(`--admin-token-file ${file}: the token must be at least 16 characters`);
+    return t;
+  }
+  const env = process.env.QUIESCE_ADMIN_TOKEN?.trim();
+  return env ? env : null;
 }
 
 function positive(raw: string, flag: string): number {

@@ -67,7 +67,7 @@ export class ConsumerTracker {
     await Promise.all(
       this.opts.jvms().map(async ({ pid, startTime }) => {
         for (const c of await inboundConnections(pid)) {
-          sightings.push({ pid, startTime, address: c.remoteAddress, localPort: c.localPort, source: 'tcp', seenAt: now });
+          sightings.push({ pid, startTime, address: c.remoteAddress, localPort: c.localPort, localAddress: c.localAddress, source: 'tcp', seenAt: now });
         }
       }),
     );

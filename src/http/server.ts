@@ -10,6 +10,9 @@ import type { Fleet, JvmView } from '../agent/fleet.js';
 import type { Isolator, IsolationView } from '../traffic/isolator.js';
 import { parseTraffic } from '../traffic/kinds.js';
 import type { ConsumerTracker } from '../drain/consumer-tracker.js';
+import { parseDrainParams, type Drainer } from '../drain/drainer.js';
+import { parseGoAway, type GoAwayReceiver } from '../traffic/goaway.js';
+import type { Authorizer } from './authorize.js';
 import { VERSION } from '../version.js';
 
 export interface HttpDeps {
@@ -18,11 +21,14 @@ export interface HttpDeps {
   fleet: Fleet;
   isolator: Isolator;
   consumers: ConsumerTracker;
+  drainer: Drainer;
+  goaway: GoAwayReceiver;
+  auth: Authorizer;
   startedAt: number;
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
-  const { fleet, metrics, isolator } = deps;
+  const { fleet, metrics, isolator, drainer, auth } = deps;
   const withIsolation = (j: JvmView): JvmView & { isolation: IsolationView | null } => ({ ...j, isolation: isolator.view(j.pid, j.startTime) });
   const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1 << 20 });
 
@@ -72,26 +78,65 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.post<{ Body: unknown }>('/isolate', async (req) => {
     const { pid, traffic } = trafficRequest(req.body);
+    await auth.requireAdmin(req, 'isolate');
     return isolator.isolate(pid, traffic);
   });
 
   app.post<{ Body: unknown }>('/restore', async (req) => {
     const { pid, traffic } = trafficRequest(req.body);
+    await auth.requireAdmin(req, 'restore');
     return isolator.restore(pid, traffic);
   });
 
+  // GET as well as POST: Kubernetes httpGet preStop handlers can only GET.
+  const offline = async (req: { query: unknown; body: unknown } & Parameters<Authorizer['selfTarget']>[0]): Promise<unknown> => {
+    const args = { ...asObject(req.query), ...asObject(req.body) };
+    const params = parseDrainParams(args);
+    const pid = await auth.selfTarget(req, optionalPid(args['pid']));
+    return drainer.offline(pid, params);
+  };
+  const online = async (req: { query: unknown; body: unknown } & Parameters<Authorizer['selfTarget']>[0]): Promise<unknown> => {
+    const args = { ...asObject(req.query), ...asObject(req.body) };
+    const pid = await auth.selfTarget(req, optionalPid(args['pid']));
+    return drainer.online(pid);
+  };
+  app.get('/offline', offline);
+  app.post('/offline', offline);
+  app.get('/online', online);
+  app.post('/online', online);
+
+  app.get<{ Params: { id: string } }>('/drains/:id', async (req) => {
+    if (!/^[1-9][0-9]{0,9}$/.test(req.params.id)) throw new QuiesceError('bad_request', `drain id must be a positive integer, got "${req.params.id}"`);
+    const d = drainer.get(Number(req.params.id));
+    if (!d) throw new QuiesceError('not_found', `no drain ${req.params.id}`);
+    return d;
+  });
+
+  app.get('/drains', async (req) => {
+    const pid = optionalPid(asObject(req.query)['pid']);
+    return { drains: drainer.list(pid) };
+  });
+
+  app.post<{ Body: unknown }>('/goaway', async (req) => {
+    return deps.goaway.receive(parseGoAway(req.body), req.socket.remoteAddress ?? '');
+  });
+
   app.post<{ Params: { pid: string } }>('/jvms/:pid/attach', async (req) => {
-    return fleet.attach(parsePid(req.params.pid));
+    const pid = parsePid(req.params.pid);
+    await auth.requireAdmin(req, 'attach');
+    return fleet.attach(pid);
   });
 
   app.post<{ Params: { pid: string } }>('/jvms/:pid/detach', async (req) => {
     const pid = parsePid(req.params.pid);
+    await auth.requireAdmin(req, 'detach');
     await fleet.detach(pid);
     return { pid, detached: true };
   });
 
   app.post<{ Params: { pid: string }; Body: unknown }>('/jvms/:pid/instances', async (req) => {
     const pid = parsePid(req.params.pid);
+    await auth.requireAdmin(req, 'a heap lookup');
     const body = asObject(req.body);
     const className = body['class'];
     if (typeof className !== 'string' || className.length === 0) throw new QuiesceError('bad_request', 'body must be {"class": "<fully qualified class name>", "limit"?: N}');
@@ -118,6 +163,13 @@ function trafficRequest(body: unknown): { pid: number; traffic: ReturnType<typeo
   const pid = b['pid'];
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1) throw new QuiesceError('bad_request', 'body must be {"pid": N, "traffic"?: ["dubbo" | "springcloud", ...]}');
   return { pid, traffic: parseTraffic(b['traffic']) };
+}
+
+function optionalPid(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^[1-9][0-9]{0,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1) throw new QuiesceError('bad_request', `pid must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
 }
 
 function asObject(body: unknown): Record<string, unknown> {

@@ -23,6 +23,8 @@ export interface InboundConnection {
   remotePort: number;
   /** The JVM's listening port the connection arrived on. */
   localPort: number;
+  /** The JVM's address on that connection (what the consumer dialled). */
+  localAddress: string;
 }
 
 const TCP_ESTABLISHED = 0x01;
@@ -115,5 +117,5 @@ export async function inboundConnections(pid: number): Promise<InboundConnection
   const listening = new Set(own.filter((s) => s.state === TCP_LISTEN).map((s) => s.localPort));
   return own
     .filter((s) => s.state === TCP_ESTABLISHED && listening.has(s.localPort))
-    .map((s) => ({ remoteAddress: s.remoteAddress, remotePort: s.remotePort, localPort: s.localPort }));
+    .map((s) => ({ remoteAddress: s.remoteAddress, remotePort: s.remotePort, localPort: s.localPort, localAddress: s.localAddress }));
 }

@@ -47,10 +47,54 @@ export class Metrics {
     labelNames: ['traffic'],
     registers: [this.registry],
   });
+  readonly rocketmqChannelsClosed = new Counter({
+    name: 'quiesce_rocketmq_channels_closed_total',
+    help: 'RocketMQ broker channels closed by /isolate (the client\'s channel table held, so it cannot reconnect).',
+    registers: [this.registry],
+  });
 
   readonly consumersTracked = new Gauge({
     name: 'quiesce_consumers_tracked',
     help: 'Recent consumers of the JVMs on this host, as kept in the store.',
+    registers: [this.registry],
+  });
+
+  readonly drainPhase = new Gauge({
+    name: 'quiesce_drain_phase',
+    help: 'The running drain\'s step per JVM: 1 deregister, 2 read_only, 3 goaway, 4 wait, 5 events, 6 ended (0: none).',
+    labelNames: ['pid'],
+    registers: [this.registry],
+  });
+  readonly drainDuration = new Histogram({
+    name: 'quiesce_drain_duration_seconds',
+    help: 'From /offline to the drain\'s end, by outcome (drained, timeout, failed).',
+    labelNames: ['outcome'],
+    buckets: [0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60],
+    registers: [this.registry],
+  });
+  readonly drainStepDuration = new Histogram({
+    name: 'quiesce_drain_step_duration_seconds',
+    help: 'Each drain step\'s duration.',
+    labelNames: ['step'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly inflight = new Gauge({
+    name: 'quiesce_inflight_requests',
+    help: 'In-flight inbound requests of a draining JVM, as its agent counts them.',
+    labelNames: ['pid'],
+    registers: [this.registry],
+  });
+  readonly goawaySent = new Counter({
+    name: 'quiesce_goaway_sent_total',
+    help: 'GoAways sent to consumers\' daemons, by result (notified, failed, unreachable).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly goawayReceived = new Counter({
+    name: 'quiesce_goaway_received_total',
+    help: 'GoAways received from providers\' daemons, by result (ok, forbidden).',
+    labelNames: ['result'],
     registers: [this.registry],
   });
 

@@ -7,6 +7,8 @@ export interface ConsumerSighting {
   startTime: number;
   address: string;
   localPort: number;
+  /** The provider's address on that connection. */
+  localAddress?: string | null;
   source: ConsumerSource;
   consumerNode?: string | null;
   seenAt: number;
@@ -17,6 +19,7 @@ export interface ConsumerRecord {
   startTime: number;
   address: string;
   localPort: number;
+  localAddress: string | null;
   sources: ConsumerSource[];
   consumerNode: string | null;
   firstSeen: number;
@@ -28,6 +31,7 @@ interface Row {
   start_time: number;
   address: string;
   local_port: number;
+  local_address: string | null;
   sources: string;
   consumer_node: string | null;
   first_seen: number;
@@ -43,10 +47,11 @@ export class ConsumerStore {
     if (sightings.length === 0) return;
     const get = this.db.prepare(`SELECT sources FROM consumers WHERE pid = ? AND start_time = ? AND address = ? AND local_port = ?`);
     const upsert = this.db.prepare(
-      `INSERT INTO consumers (pid, start_time, address, local_port, sources, consumer_node, first_seen, last_seen)
-       VALUES (@pid, @startTime, @address, @localPort, @sources, @consumerNode, @seenAt, @seenAt)
+      `INSERT INTO consumers (pid, start_time, address, local_port, local_address, sources, consumer_node, first_seen, last_seen)
+       VALUES (@pid, @startTime, @address, @localPort, @localAddress, @sources, @consumerNode, @seenAt, @seenAt)
        ON CONFLICT (pid, start_time, address, local_port) DO UPDATE SET
          sources = excluded.sources,
+         local_address = COALESCE(excluded.local_address, consumers.local_address),
          consumer_node = COALESCE(excluded.consumer_node, consumers.consumer_node),
          last_seen = MAX(consumers.last_seen, excluded.last_seen)`,
     );
@@ -55,7 +60,7 @@ export class ConsumerStore {
         const prev = get.get(s.pid, s.startTime, s.address, s.localPort) as { sources: string } | undefined;
         const sources = new Set((prev?.sources ?? '').split(',').filter(Boolean));
         sources.add(s.source);
-        upsert.run({ pid: s.pid, startTime: s.startTime, address: s.address, localPort: s.localPort, sources: [...sources].sort().join(','), consumerNode: s.consumerNode ?? null, seenAt: s.seenAt });
+        upsert.run({ pid: s.pid, startTime: s.startTime, address: s.address, localPort: s.localPort, localAddress: s.localAddress ?? null, sources: [...sources].sort().join(','), consumerNode: s.consumerNode ?? null, seenAt: s.seenAt });
       }
     })();
   }
@@ -91,6 +96,7 @@ function fromRow(r: Row): ConsumerRecord {
     startTime: r.start_time,
     address: r.address,
     localPort: r.local_port,
+    localAddress: r.local_address,
     sources: r.sources.split(',') as ConsumerSource[],
     consumerNode: r.consumer_node,
     firstSeen: r.first_seen,

@@ -63,6 +63,7 @@ export const MIGRATIONS: readonly Migration[] = [
         start_time    INTEGER NOT NULL,
         address       TEXT    NOT NULL,  -- the consumer's IP as the provider sees it
         local_port    INTEGER NOT NULL,  -- the provider's port it called
+        local_address TEXT,              -- the provider's address the consumer called (last seen)
         sources       TEXT    NOT NULL,  -- comma-separated: tcp (from /proc/<pid>/net/tcp), agent
         consumer_node TEXT,              -- the consumer's own quiesce daemon, when it announced one
         first_seen    INTEGER NOT NULL,
@@ -70,6 +71,27 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (pid, start_time, address, local_port)
       );
       CREATE INDEX consumers_by_last_seen ON consumers (last_seen);
+    `,
+  },
+  {
+    version: 4,
+    name: 'drains',
+    sql: `
+      -- Lossless-offline drains: a journaled state machine per JVM. Each step is written when it
+      -- starts and when it ends, so a restarted daemon resumes a running drain or reports it.
+      CREATE TABLE drains (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        pid         INTEGER NOT NULL,
+        start_time  INTEGER NOT NULL,
+        state       TEXT    NOT NULL CHECK (state IN ('running', 'drained', 'timeout', 'failed', 'undone')),
+        params      TEXT    NOT NULL,  -- JSON: timeout, quiet
+        steps       TEXT    NOT NULL,  -- JSON array of steps with their timing and outcome
+        summary     TEXT,              -- JSON: the answer to /offline, once ended
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        undone_at   INTEGER
+      );
+      CREATE INDEX drains_by_jvm ON drains (pid, start_time, id);
     `,
   },
 ];

@@ -1,0 +1,93 @@
+/**
+ * GoAway, consumer side: a provider's daemon says "I am going away"; every local JVM's agent
+ * evicts that provider from its load-balancer caches at once and keeps it out for the TTL
+ * (or until the registry stops listing it). A GoAway may only remove its sender's address.
+ */
+import { QuiesceError, isQuiesceError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { Fleet } from '../agent/fleet.js';
+
+export interface GoAwayRequest {
+  provider: string;
+  services: string[];
+  ttlSeconds: number;
+}
+
+export interface EvictionView {
+  pid: number;
+  framework: string;
+  service: string;
+  removed: number;
+  error: string | null;
+}
+
+export interface GoAwayAnswer {
+  provider: string;
+  evicted: EvictionView[];
+  jvms: number;
+}
+
+export const MAX_TTL_SECONDS = 3600;
+
+export function parseGoAway(body: unknown): GoAwayRequest {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const provider = b['provider'];
+  if (typeof provider !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(provider)) {
+    throw new QuiesceError('bad_request', 'body must be {"provider": "ip:port", "services"?: [...], "ttl"?: seconds}');
+  }
+  const services = b['services'] ?? [];
+  if (!Array.isArray(services) || !services.every((s) => typeof s === 'string')) throw new QuiesceError('bad_request', '"services" must be an array of strings');
+  const ttl = b['ttl'] ?? 60;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new QuiesceError('bad_request', `"ttl" must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
+  return { provider, services: services as string[], ttlSeconds: ttl };
+}
+
+/** The provider's IP, normalized as a sender address is (no brackets, IPv4-mapped IPv6 as IPv4). */
+export function hostOf(hostPort: string): string {
+  const m = /^\[(.+)\]:\d+$/.exec(hostPort) ?? /^([^:]+):\d+$/.exec(hostPort);
+  return normalizeAddress(m?.[1] ?? hostPort);
+}
+
+export function normalizeAddress(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+export class GoAwayReceiver {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly metrics: Metrics,
+    log: Logger,
+  ) {
+    this.log = log.child({ part: 'goaway' });
+  }
+
+  /** `sender` is the caller's address; null for the daemon's own, in-process calls. */
+  async receive(req: GoAwayRequest, sender: string | null): Promise<GoAwayAnswer> {
+    if (sender !== null && normalizeAddress(sender) !== hostOf(req.provider)) {
+      this.metrics.goawayReceived.inc({ result: 'forbidden' });
+      throw new QuiesceError('forbidden', `a GoAway may only remove its sender's own address: ${normalizeAddress(sender)} asked to remove ${req.provider}`);
+    }
+    const evicted: EvictionView[] = [];
+    const sessions = this.fleet.connectedSessions();
+    await Promise.all(
+      sessions.map(async ({ pid, session }) => {
+        try {
+          const r = await session.command({ $case: 'evict', value: { provider: req.provider, services: req.services, ttlSeconds: req.ttlSeconds } }, 5_000);
+          if (r.body?.$case === 'evicted') {
+            for (const e of r.body.value.evictions) evicted.push({ pid, framework: e.framework, service: e.service, removed: e.removed, error: e.error || null });
+          }
+        } catch (e) {
+          const message = isQuiesceError(e) ? e.message : String(e);
+          evicted.push({ pid, framework: '', service: '', removed: 0, error: message });
+        }
+      }),
+    );
+    this.metrics.goawayReceived.inc({ result: 'ok' });
+    const removed = evicted.reduce((n, e) => n + e.removed, 0);
+    this.log.info({ provider: req.provider, sender, jvms: sessions.length, removed }, 'goaway received');
+    return { provider: req.provider, evicted, jvms: sessions.length };
+  }
+}
