@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic;
 
+import dev.quiesce.agent.core.traffic.springcloud.SpringCloudAdapter;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -9,6 +10,7 @@ public final class Adapters {
 
   public static List<TrafficAdapter> all(LiveObjects live) {
     List<TrafficAdapter> all = new ArrayList<TrafficAdapter>();
+    all.add(new SpringCloudAdapter(live));
     return all;
   }
 }
