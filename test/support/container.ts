@@ -19,6 +19,8 @@ export interface ContainerJvmOptions {
    * network, like a pod with hostNetwork, so it can reach servers the tests run on 127.0.0.1.
    */
   readonly network?: 'isolated' | 'host';
+  /** Run inside this network namespace (a test host from support/hosts.ts) instead. */
+  readonly netns?: string;
   readonly mainClass: string;
   readonly args?: readonly string[];
   readonly jvmFlags?: readonly string[];
@@ -143,8 +145,9 @@ export async function startContainerJvm(o: ContainerJvmOptions): Promise<Contain
   if ((o.classpath === undefined) === (o.hostClasspath === undefined)) throw new Error('startContainerJvm: give exactly one of classpath and hostClasspath');
   const cp = o.hostClasspath === undefined ? '/tmp/app' : inContainer(o.hostClasspath);
   const argv = [java, ...(o.jvmFlags ?? SMALL_JVM_FLAGS), '-cp', cp, o.mainClass, ...(o.args ?? [])];
-  const netns = o.network === 'host' ? [] : ['--net'];
-  const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount', ...netns, '--mount-proc', '--propagation', 'private', 'sh', '-c', SCRIPT, 'sh', ...argv], {
+  const netns = o.network === 'host' || o.netns !== undefined ? [] : ['--net'];
+  const prefix = o.netns !== undefined ? ['netns', 'exec', o.netns, 'unshare'] : [];
+  const child = spawn(o.netns !== undefined ? 'ip' : 'unshare', [...prefix, '--pid', '--fork', '--kill-child', '--mount', ...netns, '--mount-proc', '--propagation', 'private', 'sh', '-c', SCRIPT, 'sh', ...argv], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',

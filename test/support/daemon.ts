@@ -27,10 +27,42 @@ export function newStateDir(): string {
   return mkdtempSync(join(tmpdir(), 'quiesce-state-'));
 }
 
-export async function startDaemon(opts: { stateDir?: string; adopt?: string; extraArgs?: string[]; refreshMs?: number } = {}): Promise<DaemonProcess> {
+export interface StartDaemonOptions {
+  stateDir?: string;
+  adopt?: string;
+  extraArgs?: string[];
+  refreshMs?: number;
+  /** Run inside this network namespace (a test host), listening on `host`. */
+  netns?: string;
+  host?: string;
+  httpPort?: number;
+  env?: Record<string, string>;
+}
+
+export async function startDaemon(opts: StartDaemonOptions = {}): Promise<DaemonProcess> {
   const stateDir = opts.stateDir ?? newStateDir();
-  const args = [CLI, 'daemon', '--http-port', '0', '--grpc-port', '0', '--state-dir', stateDir, '--adopt', opts.adopt ?? 'none', '--refresh-interval', String(opts.refreshMs ?? 1000), ...(opts.extraArgs ?? [])];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, QUIESCE_LOG_LEVEL: 'debug' } });
+  const args = [
+    CLI,
+    'daemon',
+    '--host',
+    opts.host ?? '127.0.0.1',
+    '--http-port',
+    String(opts.httpPort ?? 0),
+    '--grpc-port',
+    '0',
+    '--state-dir',
+    stateDir,
+    '--adopt',
+    opts.adopt ?? 'none',
+    '--refresh-interval',
+    String(opts.refreshMs ?? 1000),
+    ...(opts.extraArgs ?? []),
+  ];
+  const env = { ...process.env, QUIESCE_LOG_LEVEL: 'debug', ...(opts.env ?? {}) };
+  const proc =
+    opts.netns !== undefined
+      ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const ports = await new Promise<{ http: number; grpc: number }>((resolvePorts, reject) => {
@@ -49,12 +81,13 @@ export async function startDaemon(opts: { stateDir?: string; adopt?: string; ext
       reject(new Error(`daemon exited with ${code} before listening; stderr:\n${stderr}`));
     });
   });
-  const base = `http://127.0.0.1:${ports.http}`;
+  const base = `http://${opts.host ?? '127.0.0.1'}:${ports.http}`;
+  const token = opts.env?.['QUIESCE_ADMIN_TOKEN'];
   const request = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
-    const res = await fetch(base + path, {
-      method,
-      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-    });
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers['authorization'] = `Bearer ${token}`;
+    const res = await fetch(base + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     const text = await res.text();
     const ct = res.headers.get('content-type') ?? '';
     return { status: res.status, body: (ct.includes('json') ? JSON.parse(text) : text) as T };

@@ -32,24 +32,24 @@ export interface ZooKeeper {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const a = s.address();
       s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
     });
   });
 }
 
-function startServer(classpath: string, port: number): { proc: ChildProcess; ready: Promise<void>; dataDir: string } {
+function startServer(classpath: string, host: string, port: number): { proc: ChildProcess; ready: Promise<void>; dataDir: string } {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'quiesce-zk-'));
   const cfg = path.join(dataDir, 'zoo.cfg');
   // tickTime 500: sessions time out in 1 to 10 s (2 to 20 ticks), so expiry tests stay short.
   writeFileSync(
     cfg,
-    [`tickTime=500`, `dataDir=${dataDir}/data`, `clientPort=${port}`, `clientPortAddress=127.0.0.1`, `admin.enableServer=false`, `4lw.commands.whitelist=*`, `maxClientCnxns=0`].join('\n') + '\n',
+    [`tickTime=500`, `dataDir=${dataDir}/data`, `clientPort=${port}`, `clientPortAddress=${host}`, `admin.enableServer=false`, `4lw.commands.whitelist=*`, `maxClientCnxns=0`].join('\n') + '\n',
   );
   const proc = spawn(jdk17().java, ['-Xmx128m', '-XX:+UseSerialGC', '-Dzookeeper.jmx.log4j.disable=true', '-cp', classpath, 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,18 +61,18 @@ function startServer(classpath: string, port: number): { proc: ChildProcess; rea
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`ZooKeeper exited with ${proc.exitCode}:\n${out}`);
-      if (await ruok(port)) return;
-      if (Date.now() > deadline) throw new Error(`ZooKeeper did not answer on 127.0.0.1:${port} within 30 s:\n${out}`);
+      if (await ruok(host, port)) return;
+      if (Date.now() > deadline) throw new Error(`ZooKeeper did not answer on ${host}:${port} within 30 s:\n${out}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
   return { proc, ready, dataDir };
 }
 
-async function ruok(port: number): Promise<boolean> {
+async function ruok(host: string, port: number): Promise<boolean> {
   const { connect } = await import('node:net');
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
+    const s = connect({ host, port });
     let reply = '';
     s.setTimeout(1000, () => s.destroy());
     s.on('connect', () => s.write('ruok'));
@@ -136,12 +136,14 @@ class Reader {
   }
 }
 
-export async function startZooKeeper(): Promise<ZooKeeper> {
+/** `host`: the address to listen on (default 127.0.0.1; the switch address for multi-host tests). */
+export async function startZooKeeper(opts: { host?: string } = {}): Promise<ZooKeeper> {
+  const host = opts.host ?? '127.0.0.1';
   const fixture = buildMavenFixture('zookeeper-server');
-  const port = await freePort();
-  let server = startServer(fixture.classpath, port);
+  const port = await freePort(host);
+  let server = startServer(fixture.classpath, host, port);
   await server.ready;
-  const connectString = `127.0.0.1:${port}`;
+  const connectString = `${host}:${port}`;
   const reader = new Reader(fixture.classpath, connectString);
   await reader.ready;
 
@@ -176,7 +178,7 @@ export async function startZooKeeper(): Promise<ZooKeeper> {
     expireAllSessions: async () => {
       await stopProc(server.proc);
       rmSync(server.dataDir, { recursive: true, force: true });
-      server = startServer(fixture.classpath, port);
+      server = startServer(fixture.classpath, host, port);
       await server.ready;
     },
     stop: async () => {
