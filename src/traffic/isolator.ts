@@ -174,6 +174,8 @@ export class Isolator {
   private async sendIsolate(session: AgentSession, pid: number, traffic: TrafficKind[]): Promise<TrafficChange[]> {
     const r = await this.command(session, pid, { $case: 'isolate', value: { traffic } });
     if (r.body?.$case !== 'traffic') throw new QuiesceError('agent_command_failed', `agent of pid ${pid} answered isolate with ${r.body?.$case ?? 'nothing'}`);
+    const closed = r.body.value.changes.reduce((n, c) => n + (c.traffic === 'rocketmq' ? c.deregistered.length : 0), 0);
+    if (closed > 0) this.opts.metrics.rocketmqChannelsClosed.inc(closed);
     return r.body.value.changes;
   }
 

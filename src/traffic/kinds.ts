@@ -1,7 +1,7 @@
 import { QuiesceError } from '../errors.js';
 
 /** The kinds of traffic /isolate and /restore act on. */
-export const TRAFFIC_KINDS = ['dubbo', 'springcloud'] as const;
+export const TRAFFIC_KINDS = ['dubbo', 'springcloud', 'rocketmq'] as const;
 export type TrafficKind = (typeof TRAFFIC_KINDS)[number];
 
 /** Validates a request's `traffic` field: absent or empty means every kind the JVM has. */

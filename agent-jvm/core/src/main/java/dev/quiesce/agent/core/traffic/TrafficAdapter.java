@@ -32,4 +32,10 @@ public interface TrafficAdapter {
 
   /** True while isolate holds something removed. */
   boolean isolated();
+
+  /**
+   * The agent is stopping: release whatever must not outlive it (locks held, threads started).
+   * What registries hold is left as is. Never throws.
+   */
+  default void close() {}
 }

@@ -46,6 +46,17 @@ public final class TrafficService {
     return report.build();
   }
 
+  /** Agent Stop: every adapter releases what must not outlive the agent (held locks, threads). */
+  public void close() {
+    for (TrafficAdapter a : adapters.values()) {
+      try {
+        a.close();
+      } catch (Throwable ignored) {
+        // close never throws; the others still go on
+      }
+    }
+  }
+
   /**
    * The adapters a request names; empty names every kind present (for restore: every kind
    * isolated). A named kind absent from the JVM is no_framework; a kind whose every framework is
