@@ -42,6 +42,7 @@ public final class Agent {
       });
     } catch (Throwable t) {
       AgentLog.warn("agent failed to start", t);
+      commands.stopInbound();
       AgentLog.close();
       throw t instanceof RuntimeException ? (RuntimeException) t : new IllegalStateException(t);
     }

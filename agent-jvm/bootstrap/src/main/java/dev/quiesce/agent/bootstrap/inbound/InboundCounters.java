@@ -1,0 +1,317 @@
+package dev.quiesce.agent.bootstrap.inbound;
+
+import java.lang.reflect.Method;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BiConsumer;
+
+/**
+ * In-flight inbound requests, counted by the code the agent injects into the application's entry
+ * points (HttpServlet.service, Dubbo's HeaderExchangeHandler.handleRequest). It lives in the agent
+ * jar on the system class path so the application's loaders can see it (see agent-jvm/README.md),
+ * and it stays loaded after the agent stops: a later agent reads the same counters.
+ *
+ * <p>Everything here runs on application threads: every method catches Throwable, takes and returns
+ * only JDK types, and the counting path allocates nothing once a thread has its State. The agent's
+ * core reads it reflectively ({@link #snapshot()}, {@link #peers(boolean)}).
+ */
+public final class InboundCounters {
+  public static final int SERVLET = 0;
+  public static final int DUBBO = 1;
+  static final int KINDS = 2;
+
+  /** At most this many distinct peers are kept between two reads. */
+  public static final int MAX_PEERS = 1024;
+  public static final String NODE_HEADER = "X-Quiesce-Node";
+  public static final String NODE_ATTACHMENT = "quiesce.node";
+
+  private static final LongAdder[] IN_FLIGHT = adders();
+  private static final LongAdder[] TOTAL = adders();
+  private static final AtomicLong LAST_REQUEST = new AtomicLong();
+  private static final AtomicLong PEERS_DROPPED = new AtomicLong();
+  private static final ConcurrentHashMap<String, Peer> PEERS = new ConcurrentHashMap<String, Peer>();
+  private static final BiConsumer<Object, Throwable>[] DONE = doneCallbacks();
+
+  /** Per thread: how deep inside each kind of entry point, and whether the outermost handed off. */
+  private static final ThreadLocal<State> STATE = new ThreadLocal<State>() {
+    @Override
+    protected State initialValue() {
+      return new State();
+    }
+  };
+
+  private InboundCounters() {}
+
+  /**
+   * At the start of an entry point. Only the outermost entry of a kind on a thread counts (a servlet
+   * forward re-enters service). {@code a}, {@code b}: servlet (request, null); dubbo (channel, request).
+   */
+  public static void enter(int kind, Object a, Object b) {
+    try {
+      State s = STATE.get();
+      if (s.depth[kind]++ != 0) {
+        return;
+      }
+      s.handedOff[kind] = false;
+      IN_FLIGHT[kind].increment();
+      TOTAL[kind].increment();
+      LAST_REQUEST.lazySet(System.currentTimeMillis());
+      if (kind == SERVLET) {
+        servletPeer(a);
+      } else if (kind == DUBBO) {
+        dubboPeer(a, b);
+      }
+    } catch (Throwable ignored) {
+      // the application comes first
+    }
+  }
+
+  /** At every exit of an entry point, normal or exceptional. */
+  public static void exit(int kind) {
+    try {
+      State s = STATE.get();
+      if (s.depth[kind] == 0 || --s.depth[kind] != 0) {
+        return;
+      }
+      if (s.handedOff[kind]) {
+        s.handedOff[kind] = false;
+        return;
+      }
+      IN_FLIGHT[kind].decrement();
+    } catch (Throwable ignored) {
+      // the application comes first
+    }
+  }
+
+  /**
+   * The entry point got a reply that completes later (Dubbo 2.7+: ExchangeHandler.reply returns a
+   * CompletableFuture): the request stays in flight until it completes, not until the method returns.
+   */
+  public static void handOff(Object reply, int kind) {
+    try {
+      if (!(reply instanceof CompletableFuture)) {
+        return;
+      }
+      CompletableFuture<?> future = (CompletableFuture<?>) reply;
+      State s = STATE.get();
+      if (s.depth[kind] != 1 || s.handedOff[kind] || future.isDone()) {
+        return;
+      }
+      s.handedOff[kind] = true;
+      @SuppressWarnings("unchecked")
+      BiConsumer<Object, Throwable> done = DONE[kind];
+      ((CompletableFuture<Object>) future).whenComplete(done);
+    } catch (Throwable ignored) {
+      // the application comes first
+    }
+  }
+
+  /**
+   * {in_flight, total} per kind, then the last request's epoch ms, then peers dropped because the
+   * map was full. Sums of LongAdders: exact when nothing moves, close enough while requests run.
+   */
+  public static long[] snapshot() {
+    long[] out = new long[KINDS * 2 + 2];
+    for (int k = 0; k < KINDS; k++) {
+      out[k * 2] = Math.max(0, IN_FLIGHT[k].sum());
+      out[k * 2 + 1] = TOTAL[k].sum();
+    }
+    out[KINDS * 2] = LAST_REQUEST.get();
+    out[KINDS * 2 + 1] = PEERS_DROPPED.get();
+    return out;
+  }
+
+  /**
+   * Peers seen: {address, localPort, requests, node, lastSeenMillis, kind} rows (String, Integer,
+   * Long, String or null, Long, Integer). With {@code drain} they are forgotten as they are read.
+   */
+  public static Object[][] peers(boolean drain) {
+    java.util.List<Object[]> rows = new java.util.ArrayList<Object[]>();
+    for (Map.Entry<String, Peer> e : PEERS.entrySet()) {
+      Peer p = e.getValue();
+      if (drain && !PEERS.remove(e.getKey(), p)) {
+        continue;
+      }
+      rows.add(new Object[] {p.address, Integer.valueOf(p.localPort), Long.valueOf(p.requests.sum()), p.node,
+          Long.valueOf(p.lastSeen), Integer.valueOf(p.kind)});
+    }
+    return rows.toArray(new Object[0][]);
+  }
+
+  /** Records one request from a peer. Public for entry points that know the peer as plain values. */
+  public static void peer(int kind, String address, int localPort, String node) {
+    try {
+      if (address == null) {
+        return;
+      }
+      String key = node == null ? address + '|' + localPort : address + '|' + localPort + '|' + node;
+      Peer p = PEERS.get(key);
+      if (p == null) {
+        if (PEERS.size() >= MAX_PEERS) {
+          PEERS_DROPPED.incrementAndGet();
+          return;
+        }
+        Peer fresh = new Peer(kind, address, localPort, node);
+        p = PEERS.putIfAbsent(key, fresh);
+        if (p == null) {
+          p = fresh;
+        }
+      }
+      p.requests.increment();
+      p.lastSeen = System.currentTimeMillis();
+    } catch (Throwable ignored) {
+      // the application comes first
+    }
+  }
+
+  // ---- peers, read reflectively (no framework class is visible here) ----------------------------
+
+  private static final ClassValue<Method[]> SERVLET_METHODS = new ClassValue<Method[]>() {
+    @Override
+    protected Method[] computeValue(Class<?> type) {
+      return new Method[] {find(type, "getRemoteAddr"), find(type, "getLocalPort"), find(type, "getHeader", String.class)};
+    }
+  };
+
+  private static final ClassValue<Method[]> CHANNEL_METHODS = new ClassValue<Method[]>() {
+    @Override
+    protected Method[] computeValue(Class<?> type) {
+      return new Method[] {find(type, "getRemoteAddress"), find(type, "getLocalAddress")};
+    }
+  };
+
+  private static final ClassValue<Method> REQUEST_DATA = new ClassValue<Method>() {
+    @Override
+    protected Method computeValue(Class<?> type) {
+      return find(type, "getData");
+    }
+  };
+
+  private static final ClassValue<Method> ATTACHMENT = new ClassValue<Method>() {
+    @Override
+    protected Method computeValue(Class<?> type) {
+      return find(type, "getAttachment", String.class);
+    }
+  };
+
+  private static void servletPeer(Object request) throws Exception {
+    if (request == null) {
+      return;
+    }
+    Method[] m = SERVLET_METHODS.get(request.getClass());
+    if (m[0] == null) {
+      return;
+    }
+    String address = (String) m[0].invoke(request);
+    int port = m[1] == null ? 0 : ((Integer) m[1].invoke(request)).intValue();
+    String node = m[2] == null ? null : (String) m[2].invoke(request, NODE_HEADER);
+    peer(SERVLET, address, port, node);
+  }
+
+  private static void dubboPeer(Object channel, Object request) throws Exception {
+    if (channel == null) {
+      return;
+    }
+    Method[] m = CHANNEL_METHODS.get(channel.getClass());
+    if (m[0] == null) {
+      return;
+    }
+    Object remote = m[0].invoke(channel);
+    if (!(remote instanceof InetSocketAddress)) {
+      return;
+    }
+    InetSocketAddress r = (InetSocketAddress) remote;
+    String address = r.getAddress() != null ? r.getAddress().getHostAddress() : r.getHostString();
+    int port = 0;
+    if (m[1] != null) {
+      Object local = m[1].invoke(channel);
+      if (local instanceof InetSocketAddress) {
+        port = ((InetSocketAddress) local).getPort();
+      }
+    }
+    String node = null;
+    if (request != null) {
+      Method getData = REQUEST_DATA.get(request.getClass());
+      Object data = getData == null ? null : getData.invoke(request);
+      Method attachment = data == null ? null : ATTACHMENT.get(data.getClass());
+      Object value = attachment == null ? null : attachment.invoke(data, NODE_ATTACHMENT);
+      node = value instanceof String ? (String) value : null;
+    }
+    peer(DUBBO, address, port, node);
+  }
+
+  /** A public method, made callable even when its class is not public (an inner request facade). */
+  static Method find(Class<?> type, String name, Class<?>... params) {
+    try {
+      Method m = type.getMethod(name, params);
+      try {
+        m.setAccessible(true);
+      } catch (Throwable ignored) {
+        // public method of a public class: callable anyway
+      }
+      return m;
+    } catch (Throwable t) {
+      return null;
+    }
+  }
+
+  private static LongAdder[] adders() {
+    LongAdder[] a = new LongAdder[KINDS];
+    for (int i = 0; i < KINDS; i++) {
+      a[i] = new LongAdder();
+    }
+    return a;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static BiConsumer<Object, Throwable>[] doneCallbacks() {
+    BiConsumer<Object, Throwable>[] d = new BiConsumer[KINDS];
+    for (int i = 0; i < KINDS; i++) {
+      d[i] = new Done(i);
+    }
+    return d;
+  }
+
+  /** Ends a handed-off request when its reply completes. */
+  private static final class Done implements BiConsumer<Object, Throwable> {
+    private final int kind;
+
+    Done(int kind) {
+      this.kind = kind;
+    }
+
+    @Override
+    public void accept(Object value, Throwable error) {
+      try {
+        IN_FLIGHT[kind].decrement();
+      } catch (Throwable ignored) {
+        // the application comes first
+      }
+    }
+  }
+
+  private static final class State {
+    final int[] depth = new int[KINDS];
+    final boolean[] handedOff = new boolean[KINDS];
+  }
+
+  private static final class Peer {
+    final int kind;
+    final String address;
+    final int localPort;
+    final String node;
+    final LongAdder requests = new LongAdder();
+    volatile long lastSeen;
+
+    Peer(int kind, String address, int localPort, String node) {
+      this.kind = kind;
+      this.address = address;
+      this.localPort = localPort;
+      this.node = node;
+    }
+  }
+}

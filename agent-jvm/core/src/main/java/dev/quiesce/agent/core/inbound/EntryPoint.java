@@ -1,0 +1,65 @@
+package dev.quiesce.agent.core.inbound;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * One inbound entry point: a method the agent wraps in InboundCounters.enter / exit. Named after
+ * the oldest version it is known to fit (see STYLE.md); matched by class, method name and the
+ * parameter part of the descriptor (the return type changed across Dubbo versions).
+ */
+final class EntryPoint {
+  /** Kinds, as InboundCounters numbers them. */
+  static final int SERVLET = 0;
+  static final int DUBBO = 1;
+  static final String[] KIND_NAMES = {"servlet", "dubbo"};
+
+  final String name;
+  final int kind;
+  /** Internal name, e.g. javax/servlet/http/HttpServlet. */
+  final String className;
+  final String method;
+  /** The descriptor up to and including ')'. */
+  final String params;
+  /** Local slots passed to enter(kind, a, b); -1 passes null. */
+  final int argA;
+  final int argB;
+  /** Dubbo 2.7+: after a call to reply(..) returning a CompletableFuture, hand the request off to it. */
+  final boolean handOffReply;
+
+  private EntryPoint(String name, int kind, String className, String method, String params, int argA, int argB,
+      boolean handOffReply) {
+    this.name = name;
+    this.kind = kind;
+    this.className = className;
+    this.method = method;
+    this.params = params;
+    this.argA = argA;
+    this.argB = argB;
+    this.handOffReply = handOffReply;
+  }
+
+  boolean matches(String methodName, String descriptor) {
+    return method.equals(methodName) && descriptor.startsWith(params);
+  }
+
+  static final List<EntryPoint> ALL = Collections.unmodifiableList(Arrays.asList(
+      // Servlet 2.x+ (javax): every HTTP request of Tomcat 9-, Jetty 9/10, Undertow 2.0, Spring MVC 5.
+      new EntryPoint("servlet-javax", SERVLET, "javax/servlet/http/HttpServlet", "service",
+          "(Ljavax/servlet/ServletRequest;Ljavax/servlet/ServletResponse;)", 1, -1, false),
+      // Jakarta Servlet 5+ (Tomcat 10+, Jetty 11+, Spring MVC 6).
+      new EntryPoint("servlet-jakarta", SERVLET, "jakarta/servlet/http/HttpServlet", "service",
+          "(Ljakarta/servlet/ServletRequest;Ljakarta/servlet/ServletResponse;)", 1, -1, false),
+      // Apache Dubbo 2.7.0+ and 3.x, dubbo protocol: a two-way request on a provider worker thread.
+      // reply(..) returns a CompletableFuture; the response is sent when it completes.
+      new EntryPoint("dubbo-provider", DUBBO, "org/apache/dubbo/remoting/exchange/support/header/HeaderExchangeHandler",
+          "handleRequest",
+          "(Lorg/apache/dubbo/remoting/exchange/ExchangeChannel;Lorg/apache/dubbo/remoting/exchange/Request;)", 1, 2,
+          true),
+      // Alibaba Dubbo 2.6.x: handleRequest returns the Response synchronously.
+      new EntryPoint("dubbo-provider-2.6", DUBBO, "com/alibaba/dubbo/remoting/exchange/support/header/HeaderExchangeHandler",
+          "handleRequest",
+          "(Lcom/alibaba/dubbo/remoting/exchange/ExchangeChannel;Lcom/alibaba/dubbo/remoting/exchange/Request;)", 1, 2,
+          false)));
+}

@@ -1,0 +1,175 @@
+/**
+ * Inbound request counting (issue 5): the agent weaves HttpServlet.service (javax and jakarta) in
+ * a running embedded Tomcat, the daemon reads the counters through GET /jvms/:pid/inbound, and a
+ * detach puts the original bytes back. Real JVMs in stand-in containers; Tomcat binds 127.0.0.1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execute } from '../src/jvm/attach/index.js';
+import { inspectPid } from '../src/jvm/discovery.js';
+import { SMALL_JVM_FLAGS, startContainerJvm, type ContainerJvm } from './support/container.js';
+import { startDaemon, type DaemonProcess } from './support/daemon.js';
+import { jdk17, temurin, type JavaHome } from './support/java-homes.js';
+import { buildMavenFixture } from './support/maven-fixtures.js';
+
+interface InboundJson {
+  pid: number;
+  inFlight: number;
+  total: number;
+  lastRequestMillis: number;
+  entries: { kind: string; inFlight: number; total: number }[];
+  peers: { address: string; localPort: number; requests: number; consumerNode: string; lastSeenMillis: number }[];
+  instrumented: string[];
+}
+
+interface Case {
+  readonly fixture: string;
+  readonly entry: string;
+  readonly home: () => JavaHome;
+}
+
+const CASES: readonly Case[] = [
+  { fixture: 'inbound-servlet', entry: 'servlet-javax', home: jdk17 },
+  { fixture: 'inbound-servlet-jakarta', entry: 'servlet-jakarta', home: temurin },
+];
+
+let daemon: DaemonProcess;
+const apps = new Map<string, { jvm: ContainerJvm; port: number }>();
+
+beforeAll(async () => {
+  daemon = await startDaemon();
+  await Promise.all(
+    CASES.map(async (c) => {
+      const fixture = buildMavenFixture(c.fixture);
+      const jvm = await startContainerJvm({
+        javaHome: c.home().home,
+        hostClasspath: fixture.classpath,
+        mainClass: 'demo.SlowApp',
+        network: 'host',
+        readyLine: 'READY',
+        readyTimeoutMs: 60_000,
+        // JDK 21+ would print its own warning for a dynamically loaded agent (JEP 451): not ours.
+        jvmFlags: [...SMALL_JVM_FLAGS, '-XX:+IgnoreUnrecognizedVMOptions', '-XX:+EnableDynamicAgentLoading'],
+      });
+      const port = Number(/READY port=(\d+)/.exec(jvm.stdout())![1]);
+      apps.set(c.fixture, { jvm, port });
+    }),
+  );
+}, 240_000);
+
+afterAll(async () => {
+  await daemon?.stop();
+  await Promise.all([...apps.values()].map((a) => a.jvm.kill()));
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.each(CASES)('inbound requests, $fixture', (c) => {
+  const app = (): { jvm: ContainerJvm; port: number } => apps.get(c.fixture)!;
+  const url = (path: string): string => `http://127.0.0.1:${app().port}${path}`;
+  const inbound = async (drainPeers = false): Promise<InboundJson> => {
+    const r = await daemon.get<InboundJson>(`/jvms/${app().jvm.pid}/inbound${drainPeers ? '?drainPeers=1' : ''}`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return r.body;
+  };
+  const servlet = (r: InboundJson): { inFlight: number; total: number } => r.entries.find((e) => e.kind === 'servlet')!;
+  const waitFor = async (what: string, check: (r: InboundJson) => boolean, timeoutMs = 5_000): Promise<InboundJson> => {
+    const until = Date.now() + timeoutMs;
+    let last = await inbound();
+    while (!check(last)) {
+      if (Date.now() > until) throw new Error(`${what}: still ${JSON.stringify(last)}`);
+      await sleep(50);
+      last = await inbound();
+    }
+    return last;
+  };
+  const agentThreadsGone = async (): Promise<void> => {
+    const target = await inspectPid(app().jvm.pid);
+    for (let i = 0; i < 100; i++) {
+      const dump = await execute(target, 'threaddump');
+      if (!dump.body.split('\n').some((l) => l.startsWith('"quiesce-'))) return;
+      await sleep(100);
+    }
+    throw new Error('agent threads still running after detach');
+  };
+
+  it('attach weaves the servlet entry point once, with nothing counted yet', async () => {
+    const r = await daemon.post(`/jvms/${app().jvm.pid}/attach`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const report = await inbound();
+    expect(report.instrumented).toEqual([c.entry]);
+    expect(report).toMatchObject({ inFlight: 0, total: 0, lastRequestMillis: 0 });
+    expect(report.entries.map((e) => e.kind).sort()).toEqual(['dubbo', 'servlet']);
+  });
+
+  it('counts 5 slow requests in flight, then none; total and last_request_millis move', async () => {
+    const before = Date.now();
+    const slow = Array.from({ length: 5 }, () => fetch(url('/slow?ms=2000')).then((r) => r.text()));
+    const during = await waitFor('5 in flight', (r) => r.inFlight === 5, 1_800);
+    expect(servlet(during)).toEqual({ kind: 'servlet', inFlight: 5, total: 5 });
+    expect(during.lastRequestMillis).toBeGreaterThanOrEqual(before - 1_000);
+    expect(await Promise.all(slow)).toEqual(Array(5).fill('slow'));
+    const after = await waitFor('none in flight', (r) => r.inFlight === 0);
+    expect(after.total).toBe(5);
+    expect(servlet(after)).toMatchObject({ inFlight: 0, total: 5 });
+
+    const last = after.lastRequestMillis;
+    await sleep(20);
+    expect(await (await fetch(url('/fast'))).text()).toBe('fast');
+    const moved = await waitFor('total 6', (r) => r.total === 6);
+    expect(moved.lastRequestMillis).toBeGreaterThan(last);
+    expect(moved.inFlight).toBe(0);
+  });
+
+  it('reports the peers (address, local port, announced node) and forgets them on drain', async () => {
+    await fetch(url('/fast'), { headers: { 'X-Quiesce-Node': '10.9.8.7:7370' } }).then((r) => r.text());
+    const r = await inbound(true);
+    const plain = r.peers.find((p) => p.consumerNode === '');
+    const announced = r.peers.find((p) => p.consumerNode === '10.9.8.7:7370');
+    expect(plain).toMatchObject({ address: '127.0.0.1', localPort: app().port });
+    expect(plain!.requests).toBeGreaterThanOrEqual(6);
+    expect(announced).toMatchObject({ address: '127.0.0.1', localPort: app().port, requests: 1 });
+    expect(announced!.lastSeenMillis).toBeGreaterThan(Date.now() - 60_000);
+    expect((await inbound(true)).peers).toEqual([]);
+    // Without drainPeers no peers are returned (nor forgotten).
+    expect((await inbound()).peers).toEqual([]);
+  });
+
+  it('a request that throws inside the servlet still leaves in_flight at 0', async () => {
+    const total = (await inbound()).total;
+    const r = await fetch(url('/boom'));
+    expect(r.status).toBe(500);
+    await r.text();
+    const after = await waitFor('boom counted', (x) => x.total === total + 1);
+    expect(after.inFlight).toBe(0);
+  });
+
+  it('detach restores the original class; a new attach weaves it once again', async () => {
+    const d = await daemon.post(`/jvms/${app().jvm.pid}/detach`);
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    await agentThreadsGone();
+    // Started with no agent: if HttpServlet were still woven, the counters (which outlive the
+    // agent, in the bootstrap jar) would count them and the next agent would see them in flight.
+    const unseen = Array.from({ length: 3 }, () => fetch(url('/slow?ms=8000')).then((r) => r.text()));
+    await sleep(300);
+    const again = await daemon.post<{ alreadyAttached: boolean }>(`/jvms/${app().jvm.pid}/attach`);
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.alreadyAttached).toBe(false);
+    const fresh = await inbound();
+    expect(fresh.instrumented).toEqual([c.entry]);
+    expect(fresh).toMatchObject({ inFlight: 0, total: 0 });
+
+    // Woven once, not twice: two requests are two in flight.
+    const counted = Array.from({ length: 2 }, () => fetch(url('/slow?ms=1500')).then((r) => r.text()));
+    const during = await waitFor('2 in flight', (r) => r.inFlight === 2, 1_400);
+    expect(during.total).toBe(2);
+    await Promise.all(counted);
+    expect(await Promise.all(unseen)).toEqual(Array(3).fill('slow'));
+    const after = await waitFor('none in flight', (r) => r.inFlight === 0);
+    expect(after.total).toBe(2);
+  }, 30_000);
+
+  it("leaves the application's stdout and stderr alone", () => {
+    expect(app().jvm.stdout()).toBe(`READY port=${app().port}\n`);
+    expect(app().jvm.stderr()).toBe('');
+  });
+});
