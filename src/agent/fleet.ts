@@ -16,6 +16,7 @@ import type { JvmProcess } from '../jvm/types.js';
 import { shouldAdopt, type AdoptPolicy } from './adopt-policy.js';
 import type { AgentHub } from './hub.js';
 import type { AgentSession } from './session.js';
+import type { InboundReport } from '../gen/quiesce/agent/v1/agent.js';
 
 export type AgentState = 'none' | 'attaching' | 'connected' | 'failed';
 
@@ -140,6 +141,14 @@ export class Fleet {
       truncated: f.truncated,
       durationMicros: f.durationMicros,
     };
+  }
+
+  /** The agent's inbound-request counters (GetInbound); `drainPeers` also returns and forgets the peers seen. */
+  async inbound(pid: number, drainPeers = false): Promise<InboundReport & { pid: number }> {
+    const session = this.requireSession(pid);
+    const r = await session.command({ $case: 'getInbound', value: { drainPeers } });
+    if (r.body?.$case !== 'inbound') throw new QuiesceError('agent_command_failed', `agent of pid ${pid} answered get_inbound with ${r.body?.$case ?? 'nothing'}`);
+    return { pid, ...r.body.value };
   }
 
   /** The JVM's connected agent, attaching first when it has none. */

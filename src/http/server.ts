@@ -134,6 +134,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     return { pid, detached: true };
   });
 
+  app.get<{ Params: { pid: string } }>('/jvms/:pid/inbound', async (req) => {
+    return fleet.inbound(parsePid(req.params.pid), queryFlag(req.query, 'drainPeers'));
+  });
+
   app.post<{ Params: { pid: string }; Body: unknown }>('/jvms/:pid/instances', async (req) => {
     const pid = parsePid(req.params.pid);
     await auth.requireAdmin(req, 'a heap lookup');

@@ -75,6 +75,12 @@ public final class AgentSession {
         connect();
       }
     });
+    executor.execute(new Runnable() {
+      @Override
+      public void run() {
+        commands.warm();
+      }
+    });
   }
 
   private void connect() {

@@ -1,0 +1,65 @@
+package dev.quiesce.agent.core.traffic.goaway;
+
+import dev.quiesce.agent.core.AgentLog;
+import dev.quiesce.agent.core.traffic.TrafficException;
+import dev.quiesce.agent.proto.v1.Evict;
+import dev.quiesce.agent.proto.v1.EvictReport;
+import dev.quiesce.agent.proto.v1.Eviction;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The Evict command (the consumer side of a GoAway) across every framework's {@link Evictor}. */
+public final class GoAwayService {
+  private final List<Evictor> evictors;
+
+  public GoAwayService(List<Evictor> evictors) {
+    this.evictors = new ArrayList<Evictor>(evictors);
+  }
+
+  /** One Eviction per service list that lost the provider; a framework's failure is its Eviction.error. */
+  public EvictReport evict(Evict command) throws TrafficException {
+    EvictTarget target = EvictTarget.of(command);
+    long t0 = System.nanoTime();
+    EvictReport.Builder report = EvictReport.newBuilder();
+    int removed = 0;
+    for (Evictor e : evictors) {
+      try {
+        for (Eviction ev : e.evict(target)) {
+          report.addEvictions(ev);
+          removed += ev.getRemoved();
+        }
+      } catch (Throwable t) {
+        AgentLog.warn("goaway: " + e.framework() + " could not evict " + target, t);
+        String msg = t.getMessage();
+        report.addEvictions(Eviction.newBuilder().setFramework(e.framework())
+            .setError("evict_failed: " + t.getClass().getName() + (msg == null ? "" : ": " + msg)));
+      }
+    }
+    AgentLog.info("goaway: evicted " + target + " (" + removed + " instance(s) removed, "
+        + report.getEvictionsCount() + " list(s), ttl " + target.ttlMillis() / 1000 + " s) in "
+        + (System.nanoTime() - t0) / 1000 + " us");
+    return report.build();
+  }
+
+  /** Lets every evictor find its framework's objects now (at attach time, on the agent's executor). */
+  public void warm() {
+    for (Evictor e : evictors) {
+      try {
+        e.warm();
+      } catch (Throwable ignored) {
+        // warm never throws; a GoAway finds the objects itself
+      }
+    }
+  }
+
+  /** Agent Stop. */
+  public void close() {
+    for (Evictor e : evictors) {
+      try {
+        e.close();
+      } catch (Throwable ignored) {
+        // close never throws; the others still go on
+      }
+    }
+  }
+}
