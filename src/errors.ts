@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   agent_failed: { http: 502, grpc: Status.UNAVAILABLE, meaning: 'The JVM loaded the agent but it failed: the JPLIS return code, or the agent never connected back.' },
   no_framework: { http: 409, grpc: Status.FAILED_PRECONDITION, meaning: 'The agent sees none of the frameworks asked for (the message names what it looked for).' },
   unsupported_version: { http: 409, grpc: Status.FAILED_PRECONDITION, meaning: 'The framework is there, in a version quiesce does not know: nothing was done to it (the message names the version).' },
+  isolated: { http: 409, grpc: Status.FAILED_PRECONDITION, meaning: 'The JVM is isolated or drained: restore it first (detaching now would leave it deregistered with nothing to put it back).' },
   agent_not_connected: { http: 409, grpc: Status.FAILED_PRECONDITION, meaning: 'The command needs a connected agent and this JVM has none.' },
   agent_command_failed: { http: 502, grpc: Status.UNAVAILABLE, meaning: 'The agent answered a command with an error.' },
   internal: { http: 500, grpc: Status.INTERNAL, meaning: "The daemon's own failure; the message and the log say what happened." },

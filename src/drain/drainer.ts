@@ -261,7 +261,7 @@ export class Drainer {
           this.opts.metrics.inflight.set(gauge, inFlight);
         }
       } catch (e) {
-        if (isQuiesceError(e) && /unknown_command/.test(e.message)) {
+        if (isQuiesceError(e) && ['unknown_command', 'inbound_unavailable'].includes(String(e.details['agentCode']))) {
           // An agent without inbound counters: the quiet window is all we can wait for.
           await sleep(Math.min(quiet, Math.max(0, ctx.deadline - Date.now())));
           return { outcome: `no inbound counters in this agent; waited the quiet window (${quiet} ms)`, detail: { polls } };

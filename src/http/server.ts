@@ -130,8 +130,16 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   app.post<{ Params: { pid: string } }>('/jvms/:pid/detach', async (req) => {
     const pid = parsePid(req.params.pid);
     await auth.requireAdmin(req, 'detach');
+    const jvm = fleet.get(pid);
+    const isolation = jvm ? isolator.view(pid, jvm.startTime) : null;
+    const force = queryFlag(req.query, 'force');
+    if (isolation && !force) {
+      throw new QuiesceError('isolated', `pid ${pid} is isolated from ${isolation.traffic.join(', ')} since ${new Date(isolation.since).toISOString()}: POST /restore (or /online) first, or detach with ?force=1`, { pid });
+    }
     await fleet.detach(pid);
-    return { pid, detached: true };
+    // The stopped agent released what it held (RocketMQ locks); registrations it removed stay removed.
+    if (isolation && jvm) isolator.abandon(pid, jvm.startTime);
+    return { pid, detached: true, abandonedIsolation: isolation };
   });
 
   app.get<{ Params: { pid: string } }>('/jvms/:pid/inbound', async (req) => {

@@ -96,6 +96,15 @@ export class Isolator {
     return r ? toView(r) : null;
   }
 
+  /** Ends the journal of an isolation whose agent was stopped (forced detach): nothing holds it any more. */
+  abandon(pid: number, startTime: number): void {
+    const r = this.opts.store.active(pid, startTime);
+    if (!r) return;
+    this.setIsolatedGauge(r, 0);
+    this.opts.store.markRestored(r.id);
+    this.log.warn({ pid, traffic: r.traffic, removed: r.removed }, 'isolation abandoned: its agent was stopped; what it deregistered stays deregistered');
+  }
+
   async inventory(pid: number): Promise<InventoryReport> {
     const { session } = await this.opts.fleet.ensureAgent(pid);
     const r = await this.command(session, pid, { $case: 'inventory', value: {} });

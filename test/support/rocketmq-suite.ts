@@ -257,7 +257,10 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       expect(status).toBe(200);
       await sleep(3_000);
       expect(threads(consumerA.pid).filter((n) => n.startsWith('quiesce-rocketm'))).toHaveLength(1);
-      const d = await daemon.post(`/jvms/${consumerA.pid}/detach`);
+      const refused = await daemon.post<{ error: { code: string } }>(`/jvms/${consumerA.pid}/detach`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('isolated');
+      const d = await daemon.post(`/jvms/${consumerA.pid}/detach?force=1`);
       expect(d.status, JSON.stringify(d.body)).toBe(200);
       const t1 = Date.now();
       await until('the hold thread gone', 10_000, () => threads(consumerA.pid).every((n) => !n.startsWith('quiesce-')));
