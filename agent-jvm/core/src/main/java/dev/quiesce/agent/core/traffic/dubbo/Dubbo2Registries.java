@@ -87,26 +87,41 @@ final class Dubbo2Registries extends DubboRuntime {
       List<Object> done = new ArrayList<Object>();
       for (Object registry : liveRegistries()) {
         TrafficChange.Builder change = change(safeName(registry), "interface");
+        List<Object> providers;
         try {
-          for (Object url : registeredProviders(registry)) {
-            String full = DubboUrls.full(url);
-            Map<String, Object> gone = removed.get(registry);
-            if (gone == null) {
-              gone = new LinkedHashMap<String, Object>();
-              removed.put(registry, gone);
-            }
-            // Kept before the call: AbstractRegistry drops it from getRegistered() first, even when
-            // the registry itself then fails, and Restore must put it back.
-            gone.put(full, url);
-            done.add(url);
+          providers = registeredProviders(registry);
+        } catch (Throwable t) {
+          changes.add(change.setError(error("registry_unreadable", t)).build());
+          continue;
+        }
+        for (Object url : providers) {
+          String full;
+          try {
+            full = DubboUrls.full(url);
+          } catch (Throwable t) {
+            change.setError(error("registry_unreadable", t));
+            continue;
+          }
+          Map<String, Object> gone = removed.get(registry);
+          if (gone == null) {
+            gone = new LinkedHashMap<String, Object>();
+            removed.put(registry, gone);
+          }
+          // Kept before the call: AbstractRegistry drops it from getRegistered() first, even when
+          // the registry itself then fails, and Restore must put it back.
+          gone.put(full, url);
+          done.add(url);
+          if (held) {
+            change.setReapplied(change.getReapplied() + 1);
+          }
+          try {
             Reflect.call(registry, "unregister", url);
             change.addDeregistered(full);
-            if (held) {
-              change.setReapplied(change.getReapplied() + 1);
-            }
+          } catch (Throwable t) {
+            // FailbackRegistry with check=true rethrows (e.g. ZooKeeper unreachable); without
+            // check it retries by itself. Either way the URL is out of getRegistered().
+            change.addDeregistered(full).setError(error("unregister_failed", t));
           }
-        } catch (Throwable t) {
-          change.setError(error("unregister_failed", t));
         }
         changes.add(change.build());
       }
@@ -126,14 +141,17 @@ final class Dubbo2Registries extends DubboRuntime {
       for (Map.Entry<Object, Map<String, Object>> e : removed.entrySet()) {
         Object registry = e.getKey();
         TrafficChange.Builder change = change(safeName(registry), "interface");
-        try {
-          for (Map.Entry<String, Object> url : e.getValue().entrySet()) {
+        for (Map.Entry<String, Object> url : e.getValue().entrySet()) {
+          try {
             Reflect.call(registry, "register", url.getValue());
             done.add(url.getValue());
             change.addRestored(url.getKey());
+          } catch (Throwable t) {
+            // FailbackRegistry has already put it in getRegistered(): its retry and recover()
+            // will register it, so it is not kept here.
+            done.add(url.getValue());
+            change.setError(error("register_failed", t));
           }
-        } catch (Throwable t) {
-          change.setError(error("register_failed", t));
         }
         changes.add(change.build());
       }

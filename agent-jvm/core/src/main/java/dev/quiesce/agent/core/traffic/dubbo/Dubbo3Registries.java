@@ -210,8 +210,14 @@ final class Dubbo3Registries extends DubboRuntime {
     ClassLoader previous = enter();
     try {
       Map<String, TrafficChange.Builder> changes = new LinkedHashMap<String, TrafficChange.Builder>();
+      List<Object> live = statedUrls();
       for (Held h : held.values()) {
         TrafficChange.Builder change = entry(changes, h.name, h.kind, true);
+        if (!containsIdentity(live, h.stated)) {
+          // Unexported meanwhile (a redeploy, a shutdown): putting its URL back would send
+          // consumers to a service that is gone.
+          continue;
+        }
         try {
           Reflect.call(h.registry, "register", h.providerUrl);
           Reflect.call(h.stated, "setRegistered", true);
@@ -272,6 +278,15 @@ final class Dubbo3Registries extends DubboRuntime {
       }
     }
     return null;
+  }
+
+  private static boolean containsIdentity(List<Object> all, Object o) {
+    for (Object x : all) {
+      if (x == o) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean containsUrl(Set<?> urls, String full) throws Exception {
