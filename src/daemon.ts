@@ -107,6 +107,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     metrics,
     store: new ConsumerStore(db),
     jvms: () => fleet.identities(),
+    agents: () => fleet.connectedSessions().flatMap(({ pid, session }) => fleet.identities().filter((j) => j.pid === pid).map((j) => ({ ...j, session }))),
     ...(opts.consumerSampleMs !== undefined ? { intervalMs: opts.consumerSampleMs } : {}),
     ...(opts.consumerWindowMs !== undefined ? { windowMs: opts.consumerWindowMs } : {}),
   });

@@ -9,6 +9,8 @@ import { startContainerJvm, type ContainerJvm } from './support/container.js';
 import { newStateDir, startDaemon, type DaemonProcess } from './support/daemon.js';
 import { buildFixtures } from './support/fixtures.js';
 import { jdk17 } from './support/java-homes.js';
+import { request } from 'node:http';
+import { buildMavenFixture } from './support/maven-fixtures.js';
 
 interface ConsumersJson {
   consumers: Array<{ address: string; localPort: number; sources: string[]; firstSeen: number; lastSeen: number }>;
@@ -103,5 +105,40 @@ describe('consumer tracking', () => {
     s.destroy();
     const r = await until(() => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`), (x) => x.body.consumers.length === 0);
     expect(r.body.consumers).toEqual([]);
+  });
+});
+
+describe('consumers reported by the agent', () => {
+  let app: ContainerJvm | undefined;
+  afterAll(async () => {
+    await app?.kill();
+  });
+
+  it('adds the agent\'s inbound peers, with the node a consumer announced', async () => {
+    app = await startContainerJvm({
+      javaHome: jdk17().home,
+      hostClasspath: buildMavenFixture('inbound-servlet').classpath,
+      mainClass: 'demo.SlowApp',
+      network: 'host',
+      readyTimeoutMs: 60_000,
+    });
+    const appPort = Number(/READY port=(\d+)/.exec(app.stdout())![1]);
+    const d = await startDaemon({ extraArgs: ['--consumer-sample-interval', '200'] });
+    daemons.push(d);
+    expect((await d.post(`/jvms/${app.pid}/attach`)).status).toBe(200);
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: appPort, path: '/fast', headers: { 'X-Quiesce-Node': '127.0.0.1:17370' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const r = await until(
+      () => d.get<{ consumers: Array<{ address: string; localPort: number; sources: string[]; consumerNode: string | null }> }>(`/jvms/${app!.pid}/consumers`),
+      (x) => x.body.consumers.some((c) => c.sources.includes('agent')),
+    );
+    expect(r.body.consumers).toContainEqual(expect.objectContaining({ address: '127.0.0.1', localPort: appPort, consumerNode: '127.0.0.1:17370' }));
+    expect(r.body.consumers.find((c) => c.localPort === appPort)?.sources).toContain('agent');
   });
 });

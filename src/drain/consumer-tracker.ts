@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { ConsumerRecord, ConsumerSighting, ConsumerStore } from '../store/consumers.js';
 import { inboundConnections } from '../jvm/tcp.js';
+import type { AgentSession } from '../agent/session.js';
 
 export interface ConsumerTrackerOptions {
   log: Logger;
@@ -15,6 +16,8 @@ export interface ConsumerTrackerOptions {
   store: ConsumerStore;
   /** The JVMs to watch, by identity. */
   jvms: () => Array<{ pid: number; startTime: number }>;
+  /** The agents connected now, asked for the peers their inbound entry points saw. */
+  agents?: () => Array<{ pid: number; startTime: number; session: AgentSession }>;
   intervalMs?: number;
   /** How long a consumer counts as recent after it was last seen. */
   windowMs?: number;
@@ -71,6 +74,22 @@ export class ConsumerTracker {
         }
       }),
     );
+    // The agents' own reports: callers that came through a proxy or closed their connection
+    // between two samples, and consumers whose agent announced their node.
+    await Promise.all(
+      (this.opts.agents?.() ?? []).map(async ({ pid, startTime, session }) => {
+        try {
+          const r = await session.command({ $case: 'getInbound', value: { drainPeers: true } }, 2_000);
+          if (r.body?.$case !== 'inbound') return;
+          for (const p of r.body.value.peers) {
+            if (p.lastSeenMillis < now - this.windowMs || !p.address) continue;
+            sightings.push({ pid, startTime, address: p.address, localPort: p.localPort, source: 'agent', consumerNode: p.consumerNode || null, seenAt: Math.min(now, p.lastSeenMillis) });
+          }
+        } catch {
+          // An agent without inbound counting: /proc is the only source for it.
+        }
+      }),
+    );
     this.opts.store.record(dedupe(sightings));
     this.opts.store.expire(now - this.windowMs, this.opts.maxPerJvm ?? 4096);
     this.opts.metrics.consumersTracked.set(this.opts.store.count());
@@ -80,6 +99,6 @@ export class ConsumerTracker {
 /** Many connections from one consumer to one port are one consumer. */
 function dedupe(s: ConsumerSighting[]): ConsumerSighting[] {
   const seen = new Map<string, ConsumerSighting>();
-  for (const x of s) seen.set(`${x.pid}\u0000${x.startTime}\u0000${x.address}\u0000${x.localPort}`, x);
+  for (const x of s) seen.set(`${x.pid}\u0000${x.startTime}\u0000${x.address}\u0000${x.localPort}\u0000${x.source}`, x);
   return [...seen.values()];
 }
