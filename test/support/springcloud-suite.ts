@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentSession } from '../../src/agent/session.js';
 import { agentDriver, inventory, isolate, restore, type AgentDriver } from './agent-driver.js';
 import { startContainerJvm, type ContainerJvm } from './container.js';
-import { startDaemon } from './daemon.js';
+import { newStateDir, startDaemon } from './daemon.js';
 import { jdk17 } from './java-homes.js';
 import { buildMavenFixture } from './maven-fixtures.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
@@ -210,8 +210,9 @@ export function springCloudSuite(o: { fixture: string; commons: RegExp; label: s
       expect(await zk.children(SERVICE)).toContain(nodeA);
     });
 
-    it('through the daemon: /isolate takes B out, the hold loop removes what reappears, /restore puts it back', async () => {
-      const daemon = await startDaemon();
+    it('through the daemon: /isolate takes B out, the hold loop removes what reappears, a restarted daemon still holds it, /restore puts it back', async () => {
+      const stateDir = newStateDir();
+      let daemon = await startDaemon({ stateDir });
       try {
         const nodeB = (await nodes()).get(portB) as string;
         const dataB = await zk.data(`${SERVICE}/${nodeB}`);
@@ -226,6 +227,13 @@ export function springCloudSuite(o: { fixture: string; commons: RegExp; label: s
         console.log(`[${o.label}] daemon hold loop removed a reappeared node in ${Date.now() - t0} ms`);
         const j = await daemon.get<{ isolation: { reapplied: number } | null }>(`/jvms/${providerB.pid}`);
         expect(j.body.isolation?.reapplied).toBeGreaterThanOrEqual(1);
+        // The daemon dies; the next one finds the isolation in its journal and keeps holding it.
+        await daemon.stop('SIGKILL');
+        daemon = await startDaemon({ stateDir });
+        const held = await daemon.get<{ isolation: { traffic: string[] } | null }>(`/jvms/${providerB.pid}`);
+        expect(held.body.isolation?.traffic).toEqual(['springcloud']);
+        await zk.createEphemeral(`${SERVICE}/${nodeB}`);
+        await until('the restarted daemon to remove B again', 15_000, async () => !(await zk.children(SERVICE)).includes(nodeB));
         const back = await daemon.post<{ restored: boolean; changes: unknown[] }>('/restore', { pid: providerB.pid, traffic: ['springcloud'] });
         expect(back.status, JSON.stringify(back.body)).toBe(200);
         expect(back.body).toMatchObject({ restored: true, changes: [{ restored: [itemB], error: null }] });
