@@ -12,6 +12,7 @@ import { startContainerJvm, type ContainerJvm } from './container.js';
 import { jdk17 } from './java-homes.js';
 import { buildMavenFixture } from './maven-fixtures.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
+import { newStateDir, startDaemon } from './daemon.js';
 
 const PROVIDERS = '/dubbo/demo.GreetingService/providers';
 /** Dubbo 3's application-level registration: one instance node per provider JVM. */
@@ -322,6 +323,30 @@ export function dubboSuite(o: DubboSuiteOptions): void {
     it('restore again does nothing', async () => {
       expect(await restore(agentA, ['dubbo'])).toEqual([]);
       expect(await providerNode(portA)).toBe(urlA);
+    });
+
+    it('through the daemon: /isolate takes B out, a restarted daemon still holds it, /restore puts it back', async () => {
+      const stateDir = newStateDir();
+      let daemon = await startDaemon({ stateDir });
+      try {
+        const urlB = (await providerNode(portB))!;
+        const r = await daemon.post<{ changes: Array<{ kind: string; deregistered: string[] }> }>('/isolate', { pid: providerB.pid, traffic: ['dubbo'] });
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        expect(r.body.changes.find((c) => c.kind === 'interface')?.deregistered).toEqual([urlB]);
+        expect(await providerNode(portB)).toBeUndefined();
+        if (o.instances) await until('B instance gone', 5_000, async () => (await instanceNode(portB)) === undefined);
+        await daemon.stop('SIGKILL');
+        daemon = await startDaemon({ stateDir });
+        const held = await daemon.get<{ isolation: { traffic: string[] } | null }>(`/jvms/${providerB.pid}`);
+        expect(held.body.isolation?.traffic).toEqual(['dubbo']);
+        const back = await daemon.post<{ restored: boolean }>('/restore', { pid: providerB.pid, traffic: ['dubbo'] });
+        expect(back.status, JSON.stringify(back.body)).toBe(200);
+        expect(back.body.restored).toBe(true);
+        expect(await providerNode(portB)).toBe(urlB);
+        if (o.instances) await until('B instance back', 5_000, async () => (await instanceNode(portB)) !== undefined);
+      } finally {
+        await daemon.stop();
+      }
     });
 
     it('a JVM that never loaded Dubbo is no_framework', async () => {
