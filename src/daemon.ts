@@ -106,7 +106,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     log,
     metrics,
     store: new ConsumerStore(db),
-    jvms: () => fleet.identities(),
+    jvms: () => fleet.connectedSessions().flatMap(({ pid }) => fleet.identities().filter((j) => j.pid === pid)),
     agents: () => fleet.connectedSessions().flatMap(({ pid, session }) => fleet.identities().filter((j) => j.pid === pid).map((j) => ({ ...j, session }))),
     ...(opts.consumerSampleMs !== undefined ? { intervalMs: opts.consumerSampleMs } : {}),
     ...(opts.consumerWindowMs !== undefined ? { windowMs: opts.consumerWindowMs } : {}),

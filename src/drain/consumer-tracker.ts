@@ -14,7 +14,10 @@ export interface ConsumerTrackerOptions {
   log: Logger;
   metrics: Metrics;
   store: ConsumerStore;
-  /** The JVMs to watch, by identity. */
+  /**
+   * The JVMs to watch on every pass, by identity: those with an agent (adopted). A JVM without
+   * one is watched once someone asked for its consumers, for a window.
+   */
   jvms: () => Array<{ pid: number; startTime: number }>;
   /** The agents connected now, asked for the peers their inbound entry points saw. */
   agents?: () => Array<{ pid: number; startTime: number; session: AgentSession }>;
@@ -26,6 +29,7 @@ export interface ConsumerTrackerOptions {
 
 export class ConsumerTracker {
   private timer: NodeJS.Timeout | null = null;
+  private readonly interest = new Map<number, { startTime: number; until: number }>();
   private running: Promise<void> | null = null;
   private readonly log: Logger;
 
@@ -53,10 +57,21 @@ export class ConsumerTracker {
     return this.running;
   }
 
-  /** Recent consumers of a JVM (sampled once more first, so a caller sees the latest). */
+  /** Recent consumers of a JVM (that JVM sampled once more first, so a caller sees the latest). */
   async recent(pid: number, startTime: number): Promise<ConsumerRecord[]> {
-    await this.sample();
+    this.interest.set(pid, { startTime, until: Date.now() + this.windowMs });
+    await this.pass([{ pid, startTime }]).catch((e: unknown) => this.log.warn({ pid, err: (e as Error).message }, 'consumer sampling failed'));
     return this.opts.store.list(pid, startTime, Date.now() - this.windowMs);
+  }
+
+  private watched(now: number): Array<{ pid: number; startTime: number }> {
+    const out = new Map<number, { pid: number; startTime: number }>();
+    for (const j of this.opts.jvms()) out.set(j.pid, j);
+    for (const [pid, i] of this.interest) {
+      if (i.until < now) this.interest.delete(pid);
+      else if (!out.has(pid)) out.set(pid, { pid, startTime: i.startTime });
+    }
+    return [...out.values()];
   }
 
   async close(): Promise<void> {
@@ -64,11 +79,14 @@ export class ConsumerTracker {
     await this.running;
   }
 
-  private async pass(): Promise<void> {
+  /** Samples the given JVMs (default: all); expires and counts only on a full pass. */
+  private async pass(only?: Array<{ pid: number; startTime: number }>): Promise<void> {
     const now = Date.now();
     const sightings: ConsumerSighting[] = [];
+    const jvms = only ?? this.watched(now);
+    const wanted = (pid: number): boolean => jvms.some((j) => j.pid === pid);
     await Promise.all(
-      this.opts.jvms().map(async ({ pid, startTime }) => {
+      jvms.map(async ({ pid, startTime }) => {
         for (const c of await inboundConnections(pid)) {
           sightings.push({ pid, startTime, address: c.remoteAddress, localPort: c.localPort, localAddress: c.localAddress, source: 'tcp', seenAt: now });
         }
@@ -77,7 +95,7 @@ export class ConsumerTracker {
     // The agents' own reports: callers that came through a proxy or closed their connection
     // between two samples, and consumers whose agent announced their node.
     await Promise.all(
-      (this.opts.agents?.() ?? []).map(async ({ pid, startTime, session }) => {
+      (this.opts.agents?.() ?? []).filter((a) => wanted(a.pid)).map(async ({ pid, startTime, session }) => {
         try {
           const r = await session.command({ $case: 'getInbound', value: { drainPeers: true } }, 2_000);
           if (r.body?.$case !== 'inbound') return;
@@ -91,6 +109,7 @@ export class ConsumerTracker {
       }),
     );
     this.opts.store.record(dedupe(sightings));
+    if (only) return;
     this.opts.store.expire(now - this.windowMs, this.opts.maxPerJvm ?? 4096);
     this.opts.metrics.consumersTracked.set(this.opts.store.count());
   }

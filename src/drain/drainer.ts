@@ -74,7 +74,8 @@ export interface DrainerOptions {
 interface Context {
   record: DrainRecord;
   session: AgentSession;
-  inventory: InventoryReport | null;
+  /** What the agent sees; the GoAway does not wait for it (a registry round trip under load). */
+  inventory: Promise<InventoryReport | null>;
   deadline: number;
 }
 
@@ -152,8 +153,7 @@ export class Drainer {
     let outcome: 'drained' | 'timeout' | 'failed' = 'drained';
     try {
       const { session } = await this.opts.fleet.ensureAgent(record.pid);
-      const ctx: Context = { record, session, inventory: null, deadline };
-      ctx.inventory = await this.opts.isolator.inventory(record.pid).catch(() => null);
+      const ctx: Context = { record, session, inventory: this.opts.isolator.inventory(record.pid).catch(() => null), deadline };
       for (const phase of PHASES) {
         const todo = phase.map((name) => record.steps.find((s) => s.name === name)!).filter((s) => s.state !== 'done' && s.state !== 'skipped');
         if (todo.length === 0) continue;
@@ -202,17 +202,17 @@ export class Drainer {
 
   private async step(name: StepName, ctx: Context): Promise<{ outcome: string; detail: unknown; skipped?: boolean; timedOut?: boolean }> {
     const pid = ctx.record.pid;
-    const present = (kinds: string[]): string[] => [...new Set((ctx.inventory?.frameworks ?? []).filter((f) => f.supported && kinds.includes(f.traffic)).map((f) => f.traffic))];
+    const present = async (kinds: string[]): Promise<string[]> => [...new Set(((await ctx.inventory)?.frameworks ?? []).filter((f) => f.supported && kinds.includes(f.traffic)).map((f) => f.traffic))];
     switch (name) {
       case 'deregister': {
-        const kinds = present(SERVICE_KINDS);
+        const kinds = await present(SERVICE_KINDS);
         if (kinds.length === 0) return { outcome: 'no service registry in this JVM', detail: { kinds: [] }, skipped: true };
         const r = await this.opts.isolator.isolate(pid, kinds as never);
         const n = r.changes.reduce((a, c) => a + c.deregistered.length, 0);
         return { outcome: `deregistered ${n} registration(s) from ${kinds.join(', ')}`, detail: { kinds, changes: r.changes } };
       }
       case 'read_only': {
-        if (!present(['dubbo']).length) return { outcome: 'no Dubbo provider', detail: null, skipped: true };
+        if (!(await present(['dubbo'])).length) return { outcome: 'no Dubbo provider', detail: null, skipped: true };
         const r = await ctx.session.command({ $case: 'announceReadOnly', value: { writeable: false } }, 5_000);
         const a = r.body?.$case === 'announced' ? r.body.value : null;
         return { outcome: `read-only event sent on ${a?.channels ?? 0} channel(s)`, detail: a };
@@ -233,7 +233,7 @@ export class Drainer {
       case 'wait':
         return this.waitIdle(ctx);
       case 'events': {
-        const kinds = present(EVENT_KINDS);
+        const kinds = await present(EVENT_KINDS);
         if (kinds.length === 0) return { outcome: 'no event client in this JVM', detail: { kinds: [] }, skipped: true };
         const r = await this.opts.isolator.isolate(pid, kinds as never);
         return { outcome: `held ${kinds.join(', ')}: ${r.changes.reduce((a, c) => a + c.deregistered.length, 0)} channel(s) closed`, detail: { kinds, changes: r.changes } };
@@ -245,7 +245,10 @@ export class Drainer {
   private async goawayTargets(ctx: Context): Promise<GoAwayTarget[]> {
     const { record } = ctx;
     const seen = await this.opts.consumers.recent(record.pid, record.startTime);
-    const services = (ctx.inventory?.frameworks ?? []).flatMap((f) => f.registries.flatMap((r) => [...r.registered, ...r.removed])).map(serviceOf).filter((s): s is string => !!s);
+    // The provider's ip:port names it on the consumer's side; services narrow it down only when
+    // already known, so the GoAway never waits for the inventory.
+    const known = await Promise.race([ctx.inventory, Promise.resolve(null)]);
+    const services = (known?.frameworks ?? []).flatMap((f) => f.registries.flatMap((r) => [...r.registered, ...r.removed])).map(serviceOf).filter((s): s is string => !!s);
     const out = new Map<string, GoAwayTarget>();
     for (const c of seen) {
       if (!c.localAddress) continue;

@@ -104,25 +104,46 @@ export async function inspectPid(pid: number): Promise<JvmProcess> {
   return result;
 }
 
+/**
+ * What earlier scans learned, per pid and start time: a process does not stop being a JVM, and
+ * reading every process's maps on every scan is what would make discovery expensive on a busy
+ * node. A process found not to be a JVM is looked at again after a while, because a scan can
+ * catch a launcher before it has loaded libjvm.
+ */
+const seen = new Map<number, { startTime: number; jvm: JvmProcess | null; at: number }>();
+const RECHECK_NOT_A_JVM_MS = 30_000;
+
 /** Every JVM on the host, by host pid. Processes that vanish or cannot be read mid-scan are skipped. */
 export async function discoverJvms(): Promise<JvmProcess[]> {
   const pids = (await listPids()).filter((p) => p !== process.pid);
   const found: JvmProcess[] = [];
   const CONCURRENCY = 16;
+  const now = Date.now();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < pids.length) {
       const pid = pids[next++];
       if (pid === undefined) break;
       try {
+        const startTime = await readStartTime(pid);
+        const known = seen.get(pid);
+        if (known && known.startTime === startTime && (known.jvm || now - known.at < RECHECK_NOT_A_JVM_MS)) {
+          if (known.jvm) found.push(known.jvm);
+          continue;
+        }
         const r = await probe(pid);
-        if (typeof r !== 'string') found.push(r);
+        if (r === 'gone') continue;
+        const jvm = typeof r === 'string' ? null : r;
+        seen.set(pid, { startTime: jvm?.startTime ?? startTime ?? -1, jvm, at: now });
+        if (jvm) found.push(jvm);
       } catch {
         // Raced with exit, or a process we may not read (e.g. EACCES without root): skip it.
       }
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const alive = new Set(pids);
+  for (const pid of seen.keys()) if (!alive.has(pid)) seen.delete(pid);
   return found.sort((a, b) => a.pid - b.pid);
 }
 
