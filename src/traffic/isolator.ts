@@ -128,7 +128,8 @@ export class Isolator {
         record = this.opts.store.create(pid, jvm.startTime, kinds, removed);
       }
       this.setIsolatedGauge(record, 1);
-      await this.inventory(pid).catch(() => undefined);
+      // Refreshes quiesce_registrations; the answer does not wait for it (one more agent round trip).
+      void this.inventory(pid).catch(() => undefined);
       const deregistered = changes.reduce((n, c) => n + c.deregistered.length, 0);
       this.log.info({ pid, traffic: kinds, deregistered, already: existing !== undefined }, 'isolated');
       return { pid, alreadyIsolated: existing !== undefined && deregistered === 0, changes: changes.map(toChangeView), isolation: toView(record) };
@@ -153,7 +154,8 @@ export class Isolator {
         this.opts.store.update(existing.id, { traffic: left, removed: existing.removed.filter((e) => left.includes(e.traffic)) });
         this.setIsolatedGauge({ ...existing, traffic: left }, 1);
       }
-      await this.inventory(pid).catch(() => undefined);
+      // Refreshes quiesce_registrations; the answer does not wait for it (one more agent round trip).
+      void this.inventory(pid).catch(() => undefined);
       const record = this.opts.store.get(existing.id)!;
       this.log.info({ pid, traffic: traffic.length ? traffic : existing.traffic, restored: changes.reduce((n, c) => n + c.restored.length, 0) }, 'restored');
       return { pid, restored: true, changes: changes.map(toChangeView), isolation: record.state === 'isolated' ? toView(record) : null };
