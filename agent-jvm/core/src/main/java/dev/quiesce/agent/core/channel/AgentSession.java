@@ -18,6 +18,8 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.lang.instrument.Instrumentation;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -25,7 +27,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * The agent's side of AgentChannel.Connect: one bidi stream over a unix socket, re-dialled forever
  * (Backoff) until a Stop. Threads: one netty event loop and one executor; every grpc callback, timer
- * and command runs on that executor, so the fields below are only touched from it.
+ * and command runs on that executor, so the fields below are only touched from it — except the
+ * commands that do registry I/O (Isolate, Restore, Inventory; and Stop, which must come after them):
+ * they run one at a time on a thread of their own, and their result is sent from the executor. So a
+ * drain's read-only event, GoAway eviction and inbound polls never wait behind a deregistration.
  */
 public final class AgentSession {
   static final int DEFAULT_HEARTBEAT_MILLIS = 5000;
@@ -34,6 +39,8 @@ public final class AgentSession {
   private final HelloFactory helloFactory;
   private final CommandHandler commands;
   private final ScheduledThreadPoolExecutor executor;
+  /** Isolate / Restore / Inventory / Stop, in arrival order (see the class comment). */
+  private final ExecutorService trafficWorker = Executors.newSingleThreadExecutor(AgentThreads.daemonFactory("agent-traffic"));
   private final EpollEventLoopGroup eventLoop;
   private final Runnable onStopped;
   private final Backoff backoff = new Backoff();
@@ -127,15 +134,49 @@ public final class AgentSession {
         scheduleHeartbeat(interval == 0 ? DEFAULT_HEARTBEAT_MILLIS : interval);
         break;
       case COMMAND:
-        Command command = message.getCommand();
-        CommandResult result = commands.handle(command);
-        send(AgentMessage.newBuilder().setResult(result).build());
-        if (command.getKindCase() == Command.KindCase.STOP) {
-          stop();
+        final Command command = message.getCommand();
+        if (onTrafficWorker(command)) {
+          trafficWorker.execute(new Runnable() {
+            @Override
+            public void run() {
+              final CommandResult result = commands.handle(command);
+              executor.execute(new Runnable() {
+                @Override
+                public void run() {
+                  answered(command, result);
+                }
+              });
+            }
+          });
+          break;
         }
+        answered(command, commands.handle(command));
         break;
       default:
         break;
+    }
+  }
+
+  /** On the executor: sends a command's result; a Stop then stops. */
+  private void answered(Command command, CommandResult result) {
+    if (stopping) {
+      return;
+    }
+    send(AgentMessage.newBuilder().setResult(result).build());
+    if (command.getKindCase() == Command.KindCase.STOP) {
+      stop();
+    }
+  }
+
+  static boolean onTrafficWorker(Command command) {
+    switch (command.getKindCase()) {
+      case ISOLATE:
+      case RESTORE:
+      case INVENTORY:
+      case STOP:
+        return true;
+      default:
+        return false;
     }
   }
 
@@ -246,6 +287,12 @@ public final class AgentSession {
       eventLoop.shutdownGracefully(0, 200, TimeUnit.MILLISECONDS).awaitUninterruptibly(3000);
     } catch (Throwable t) {
       AgentLog.warn("event loop shutdown", t);
+    }
+    try {
+      trafficWorker.shutdownNow();
+      trafficWorker.awaitTermination(3, TimeUnit.SECONDS);
+    } catch (Throwable t) {
+      AgentLog.warn("traffic worker shutdown", t);
     }
     try {
       executor.shutdownNow();

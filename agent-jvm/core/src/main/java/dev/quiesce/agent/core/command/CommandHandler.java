@@ -11,6 +11,7 @@ import dev.quiesce.agent.core.traffic.Adapters;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficException;
 import dev.quiesce.agent.core.traffic.TrafficService;
+import dev.quiesce.agent.core.traffic.dubbo.ReadOnlyAnnouncer;
 import dev.quiesce.agent.core.traffic.goaway.Evictors;
 import dev.quiesce.agent.core.traffic.goaway.GoAwayService;
 import java.lang.instrument.Instrumentation;
@@ -21,6 +22,8 @@ public final class CommandHandler {
   private final TrafficService traffic;
   /** Evict (the consumer side of a GoAway): every framework's Evictor. */
   private final GoAwayService goaway;
+  /** AnnounceReadOnly: Dubbo providers' read-only / writeable event to connected consumers. */
+  private final ReadOnlyAnnouncer announcer;
   /** Null when inbound counting could not be installed (logged). */
   private final InboundService inbound;
 
@@ -29,6 +32,7 @@ public final class CommandHandler {
     LiveObjects live = new LiveObjects(inst, nativePath);
     this.traffic = new TrafficService(Adapters.all(live));
     this.goaway = new GoAwayService(Evictors.all(live));
+    this.announcer = new ReadOnlyAnnouncer(live);
     this.inbound = InboundService.install(inst);
   }
 
@@ -64,6 +68,8 @@ public final class CommandHandler {
           return result.setInbound(inbound.report(command.getGetInbound().getDrainPeers())).build();
         case EVICT:
           return result.setEvicted(goaway.evict(command.getEvict())).build();
+        case ANNOUNCE_READ_ONLY:
+          return result.setAnnounced(announcer.announce(command.getAnnounceReadOnly().getWriteable())).build();
         default:
           return result.setError(InstanceFinder.error("unknown_command",
               "command kind " + command.getKindCase() + " is not known to agent 0.1.0")).build();
@@ -81,6 +87,7 @@ public final class CommandHandler {
    */
   public void warm() {
     goaway.warm();
+    announcer.warm();
   }
 
   /** Retransforms the inbound entry points back to their original bytes (Stop, or a failed start). */
