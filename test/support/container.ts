@@ -5,8 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './root.js';
 
 export interface ContainerJvmOptions {
   readonly javaHome: string;
@@ -103,10 +102,7 @@ function nspidOf(pid: number): number {
   return ids[ids.length - 1] ?? pid;
 }
 
-/** The checkout, seen at /mnt inside the containers. */
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Host paths under the checkout, as a container sees them. */
+/** Host paths under the checkout (seen at /mnt inside the containers), as a container sees them. */
 export function inContainer(hostPaths: string): string {
   return hostPaths
     .split(':')

@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { ROOT } from './root.js';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
+export { ROOT };
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 
 export interface DaemonProcess {

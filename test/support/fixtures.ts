@@ -6,10 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './root.js';
 import { jdk17 } from './java-homes.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SOURCES = [path.join(ROOT, 'test/fixtures/apps'), path.join(ROOT, 'test/fixtures/agents')];
 const CACHE = path.join(ROOT, '.cache', 'fixtures');
 
