@@ -109,8 +109,7 @@ export class ConsumerTracker {
       }),
     );
     this.opts.store.record(dedupe(sightings));
-    if (only) return;
-    this.opts.store.expire(now - this.windowMs, this.opts.maxPerJvm ?? 4096);
+    if (!only) this.opts.store.expire(now - this.windowMs, this.opts.maxPerJvm ?? 4096);
     this.opts.metrics.consumersTracked.set(this.opts.store.count());
   }
 }
