@@ -11,7 +11,6 @@
  * itself), and deregistration alone (/isolate) followed by SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContainerJvm, type ContainerJvm } from './support/container.js';
 import { startDaemon, type DaemonProcess } from './support/daemon.js';
@@ -19,6 +18,7 @@ import { createNetwork, type TestNetwork } from './support/hosts.js';
 import { jdk17 } from './support/java-homes.js';
 import { buildMavenFixture, type MavenFixture } from './support/maven-fixtures.js';
 import { startZooKeeper, type ZooKeeper } from './support/zookeeper.js';
+import { agentLog, calls, sigterm, sleep, until } from './support/offline-scenario.js';
 
 const FLAGS = [
   '-Xmx192m',
@@ -45,62 +45,6 @@ const INTERVAL_MS = 15;
  */
 const CALL_TIMEOUT_MS = 3_000;
 const token = randomBytes(24).toString('hex');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-interface Call {
-  at: number;
-  /** The provider that answered; null for a failed call. */
-  who: string | null;
-  error: string | null;
-}
-
-/** The consumer's "CALL <ms> <name> <port> hello consumer" / "FAIL <ms> <exception> <message>" lines. */
-function calls(consumer: ContainerJvm): Call[] {
-  const out: Call[] = [];
-  for (const line of consumer.stdout().split('\n')) {
-    const m = /^(CALL|FAIL) (\d+) ?(.*)$/.exec(line);
-    if (m) out.push({ at: Number(m[2]), who: m[1] === 'CALL' ? (m[3] ?? '').split(' ')[0]! : null, error: m[1] === 'FAIL' ? (m[3] ?? '') : null });
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** SIGTERM, as kubelet sends it after the preStop hook; resolves when the JVM has exited. */
-async function sigterm(jvm: ContainerJvm): Promise<number> {
-  const t = Date.now();
-  process.kill(jvm.pid, 'SIGTERM');
-  await until(`pid ${jvm.pid} to exit after SIGTERM`, 40_000, () => !alive(jvm.pid));
-  return Date.now() - t;
-}
-
-/** The agent's own log inside a JVM's filesystem ("" when absent). */
-function agentLog(jvm: ContainerJvm): string {
-  const top = `/proc/${jvm.pid}/root/tmp/.quiesce`;
-  if (!existsSync(top)) return '';
-  return readdirSync(top)
-    .map((v) => `${top}/${v}/agent-${jvm.nspid}.log`)
-    .filter((f) => existsSync(f))
-    .map((f) => readFileSync(f, 'utf8'))
-    .join('');
-}
 
 /** When Dubbo's consumer logged "ChannelReadOnly set true" (its log lines start with a time of day), relative to t0. */
 function readOnlyMarks(consumer: ContainerJvm, t0: number): string {
