@@ -43,7 +43,13 @@ function calls(consumer: ContainerJvm): Call[] {
   return out;
 }
 
-export function springCloudSuite(o: { fixture: string; commons: RegExp; label: string }): void {
+export function springCloudSuite(o: {
+  fixture: string;
+  commons: RegExp;
+  label: string;
+  /** Extra arguments for the consumer: its load balancer must see a registry change within a few seconds. */
+  consumerArgs?: string[];
+}): void {
   let zk: ZooKeeper;
   let driver: AgentDriver;
   let providerA: ContainerJvm;
@@ -88,7 +94,7 @@ export function springCloudSuite(o: { fixture: string; commons: RegExp; label: s
     [providerA, providerB, consumer, plain] = await Promise.all([
       start('fixture.provider.Provider', ['--instance.name=A']),
       start('fixture.provider.Provider', ['--instance.name=B']),
-      start('fixture.consumer.Consumer'),
+      start('fixture.consumer.Consumer', o.consumerArgs),
       start('fixture.plain.Plain'),
     ]);
     portA = Number(/READY port=(\d+)/.exec(providerA.stdout())?.[1]);
@@ -146,7 +152,7 @@ export function springCloudSuite(o: { fixture: string; commons: RegExp; label: s
       expect(changes[0]).toMatchObject({ traffic: 'springcloud', framework: 'spring-cloud-commons', kind: 'registration', deregistered: [itemA], reapplied: 0, error: '' });
       await until('A node gone', 5_000, async () => !(await zk.children(SERVICE)).includes(nodeA));
       const gone = Date.now();
-      // Spring Cloud LoadBalancer's cache: 2 s in the fixture (35 s by default).
+      // Spring Cloud LoadBalancer's cache: 2 s in the fixture (35 s by default); Ribbon's refresh: 1 s here (30 s).
       await until('no call to A for 3 s', 20_000, async () => {
         const lastA = Math.max(...calls(consumer).filter((c) => c.who === 'A').map((c) => c.at));
         return Date.now() - lastA > 3_000 ? true : null;

@@ -10,7 +10,7 @@ import java.lang.reflect.Method;
 final class Registry {
   static final String SERVICE_REGISTRY = "org.springframework.cloud.client.serviceregistry.ServiceRegistry";
   static final String REGISTRATION = "org.springframework.cloud.client.serviceregistry.Registration";
-  /** spring-cloud-zookeeper 3.1.x (Spring Cloud 2021.0) and 4.1.x (2023.0): field serviceDiscovery. */
+  /** spring-cloud-zookeeper 2.2.x (Hoxton), 3.1.x (2021.0) and 4.1.x (2023.0): field serviceDiscovery. */
   static final String ZOOKEEPER_REGISTRY = "org.springframework.cloud.zookeeper.serviceregistry.ZookeeperServiceRegistry";
 
   final Object target;

@@ -46,17 +46,18 @@ public final class SpringCloudAdapter implements TrafficAdapter {
   }
 
   /**
-   * spring-cloud-commons lines this adapter is tested on: 3.1.x (Spring Cloud 2021.0, Boot 2.7)
-   * and 4.1.x (Spring Cloud 2023.0, Boot 3.2 / 3.3).
+   * spring-cloud-commons lines this adapter is tested on: 2.2.x (Spring Cloud Hoxton, Boot 2.2 /
+   * 2.3, the last with Ribbon), 3.1.x (Spring Cloud 2021.0, Boot 2.7) and 4.1.x (Spring Cloud
+   * 2023.0, Boot 3.2 / 3.3).
    */
   static String unsupportedReason(String version) {
     if (version == null || version.isEmpty()) {
       return "spring-cloud-commons version unreadable (no Implementation-Version)";
     }
-    if (version.startsWith("3.1.") || version.startsWith("4.1.")) {
+    if (version.startsWith("2.2.") || version.startsWith("3.1.") || version.startsWith("4.1.")) {
       return null;
     }
-    return "spring-cloud-commons " + version + " is not a version quiesce knows (3.1.x, 4.1.x)";
+    return "spring-cloud-commons " + version + " is not a version quiesce knows (2.2.x, 3.1.x, 4.1.x)";
   }
 
   @Override
