@@ -3,6 +3,7 @@ package dev.quiesce.agent.core.traffic.goaway;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.dubbo.DubboEvictor;
 import dev.quiesce.agent.core.traffic.springcloud.LoadBalancerEvictor;
+import dev.quiesce.agent.core.traffic.springcloud.RibbonEvictor;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,6 +14,7 @@ public final class Evictors {
   public static List<Evictor> all(LiveObjects live) {
     List<Evictor> all = new ArrayList<Evictor>();
     all.add(new LoadBalancerEvictor(live));
+    all.add(new RibbonEvictor(live));
     all.add(new DubboEvictor(live));
     return all;
   }

@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The cache managers are found once through {@link LiveObjects} (a heap walk, cached): the
  * first GoAway walks if nothing is cached, later ones do not (again at most every
- * {@value #REWALK_MS} ms while none is found). Ribbon is not handled here.
+ * {@value #REWALK_MS} ms while none is found). Ribbon is {@link RibbonEvictor}.
  */
 public final class LoadBalancerEvictor implements Evictor {
   static final String FRAMEWORK = "springcloud-loadbalancer";
