@@ -25,6 +25,7 @@ import { DrainStore } from './store/drains.js';
 import { GoAwayReceiver } from './traffic/goaway.js';
 import { createAuthorizer } from './http/authorize.js';
 import { Isolator } from './traffic/isolator.js';
+import { TRAFFIC_KINDS } from './traffic/kinds.js';
 import { openDb, type Db } from './store/db.js';
 
 export interface DaemonOptions {
@@ -122,6 +123,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     goaway,
     resolver: new HostModeResolver(opts.peerPort ?? 7370),
     store: new DrainStore(db),
+  });
+  fleet.onGone((pid) => {
+    metrics.forgetJvm(pid, TRAFFIC_KINDS);
+    isolator.forget(pid);
   });
 
   let http: FastifyInstance | undefined;

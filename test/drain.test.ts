@@ -179,4 +179,14 @@ describe('/offline', () => {
     expect(on.body).toMatchObject({ undone: true, drain: last.id });
     expect(() => process.kill(provider.pid, 0)).not.toThrow();
   });
+
+  it('a JVM that exits leaves /metrics: no series keeps its pid', async () => {
+    const daemon = extra[extra.length - 1]!;
+    const label = `pid="${provider.pid}"`;
+    expect((await daemon.get<string>('/metrics')).body).toContain(`quiesce_drain_phase{${label}}`);
+    await provider.kill();
+    const m = await until(() => daemon.get<string>('/metrics'), (r) => !r.body.includes(label));
+    expect(m.body).not.toContain(label);
+    expect(m.body).toContain('quiesce_jvms');
+  });
 });

@@ -79,6 +79,7 @@ export interface FleetOptions {
 const RECONNECT_GRACE_MS = 2_500;
 
 export class Fleet {
+  private readonly goneListeners: Array<(pid: number) => void> = [];
   private readonly jvms = new Map<number, JvmProcess>();
   private readonly attaching = new Map<number, Promise<AttachOutcome>>();
   private readonly failures = new Map<number, { startTime: number; error: QuiesceError }>();
@@ -309,10 +310,22 @@ export class Fleet {
     }
   }
 
+  /** Called with the pid of every JVM that exited (or whose pid now names another process). */
+  onGone(listener: (pid: number) => void): void {
+    this.goneListeners.push(listener);
+  }
+
   private async forget(pid: number): Promise<void> {
     this.jvms.delete(pid);
     this.failures.delete(pid);
     await this.opts.hub.unlisten(pid);
+    for (const l of this.goneListeners) {
+      try {
+        l(pid);
+      } catch (e) {
+        this.log.warn({ pid, err: (e as Error).message }, 'a listener failed on a JVM that is gone');
+      }
+    }
   }
 
   private onConnected(pid: number, s: AgentSession): void {

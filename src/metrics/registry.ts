@@ -109,4 +109,16 @@ export class Metrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+
+  /**
+   * Drops every series labelled with a JVM that is gone, so that a long-lived daemon's /metrics
+   * holds only the JVMs on the node now (pids are reused: a stale series would describe another
+   * process).
+   */
+  forgetJvm(pid: number, trafficKinds: readonly string[]): void {
+    const p = String(pid);
+    for (const traffic of trafficKinds) this.isolated.remove({ pid: p, traffic });
+    this.drainPhase.remove({ pid: p });
+    this.inflight.remove({ pid: p });
+  }
 }

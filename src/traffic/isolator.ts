@@ -224,6 +224,11 @@ export class Isolator {
 
   private readonly registrations = new Map<number, Map<string, number>>();
 
+  /** A JVM that is gone no longer counts in quiesce_registrations. */
+  forget(pid: number): void {
+    if (this.registrations.delete(pid)) this.publishRegistrations();
+  }
+
   private recordRegistrations(pid: number, inv: InventoryReport): void {
     const counts = new Map<string, number>();
     for (const f of inv.frameworks) {
@@ -237,6 +242,10 @@ export class Isolator {
       }
     }
     this.registrations.set(pid, counts);
+    this.publishRegistrations();
+  }
+
+  private publishRegistrations(): void {
     const total = new Map<string, number>();
     for (const m of this.registrations.values()) for (const [k, n] of m) total.set(k, (total.get(k) ?? 0) + n);
     this.opts.metrics.registrations.reset();
