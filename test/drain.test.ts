@@ -180,8 +180,45 @@ describe('/offline', () => {
     expect(() => process.kill(provider.pid, 0)).not.toThrow();
   });
 
+  it('a drain whose JVM exited while the daemon was down is ended as failed, never resumed into another process', async () => {
+    // In the host's network namespace, as the caller: a self-drain, no admin token needed.
+    const jvm = await startContainerJvm({ javaHome: jdk17().home, classpath: buildFixtures().classes, mainClass: 'EchoServer', network: 'host' });
+    const jvmPort = Number(/READY (\d+)/.exec(jvm.stdout())![1]);
+    // The consumer's "daemon" accepts and never answers: the GoAway step holds the drain for its timeout and retry.
+    const silent = createServer((c) => sockets.push(c));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const silentPort = (silent.address() as { port: number }).port;
+    const dir = newStateDir();
+    const args = ['--peer-port', String(silentPort), '--consumer-sample-interval', '200'];
+    const first = await startDaemon({ stateDir: dir, extraArgs: args });
+    extra.push(first);
+    try {
+      const client = connect({ host: '127.0.0.1', port: jvmPort });
+      sockets.push(client);
+      await until(() => first.get<{ consumers: unknown[] }>(`/jvms/${jvm.pid}/consumers`), (r) => r.body.consumers.length > 0);
+      const pending = first.get(`/offline?pid=${jvm.pid}&timeout=20&quiet=0.2`).catch((e: unknown) => e);
+      const seen = await until(() => first.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm.pid}`), (r) => r.body.drains[0]?.steps.find((s) => s.name === 'goaway')?.state === 'running');
+      expect(seen.body.drains[0]?.outcome).toBe('running');
+      await first.stop('SIGKILL');
+      await pending;
+      await jvm.kill();
+      const next = await startDaemon({ stateDir: dir, extraArgs: args });
+      extra.push(next);
+      const d = (await next.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm.pid}`)).body.drains[0]!;
+      expect(d.outcome).toBe('failed');
+      for (const name of ['goaway', 'wait', 'events']) {
+        expect(d.steps.find((s) => s.name === name)).toMatchObject({ state: 'failed', outcome: 'the JVM exited while the daemon was down' });
+      }
+      expect(next.logs()).toContain('was not resumed: the JVM exited while the daemon was down');
+      expect(next.logs()).not.toContain('resuming a drain');
+    } finally {
+      silent.close();
+      await jvm.kill();
+    }
+  });
+
   it('a JVM that exits leaves /metrics: no series keeps its pid', async () => {
-    const daemon = extra[extra.length - 1]!;
+    const daemon = extra.find((d) => d.stateDir === stateDir && d.proc.exitCode === null && d.proc.signalCode === null)!;
     const label = `pid="${provider.pid}"`;
     expect((await daemon.get<string>('/metrics')).body).toContain(`quiesce_drain_phase{${label}}`);
     await provider.kill();

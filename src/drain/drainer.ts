@@ -90,11 +90,33 @@ export class Drainer {
   /** Resumes drains a previous daemon left running (in the background). */
   resume(): void {
     for (const r of this.opts.store.running()) {
+      const now = this.opts.fleet.get(r.pid);
+      if (!now || now.startTime !== r.startTime) {
+        // Never resume into whatever process holds that pid now: it is not the JVM that was draining.
+        this.endGone(r);
+        continue;
+      }
       this.log.warn({ pid: r.pid, drain: r.id }, 'resuming a drain interrupted by a daemon restart');
       const p = this.run(r).finally(() => this.running.delete(r.pid));
       this.running.set(r.pid, p);
       p.catch(() => undefined);
     }
+  }
+
+  /** A drain whose JVM exited while no daemon ran: ended as failed, its unfinished steps saying why. */
+  private endGone(r: DrainRecord): void {
+    const why = 'the JVM exited while the daemon was down';
+    for (const step of r.steps) {
+      if (step.state === 'running' || step.state === 'pending') {
+        step.state = 'failed';
+        step.outcome = why;
+        step.endedAt ??= Date.now();
+      }
+    }
+    this.opts.store.saveSteps(r.id, r.steps);
+    this.opts.store.end(r.id, 'failed', null);
+    this.opts.store.end(r.id, 'failed', this.summarize(this.opts.store.get(r.id)!));
+    this.log.warn({ pid: r.pid, drain: r.id }, `a drain interrupted by a daemon restart was not resumed: ${why}`);
   }
 
   /** Starts a drain, or joins the one running or already ended for this JVM. */
