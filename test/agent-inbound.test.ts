@@ -1,6 +1,7 @@
 /**
  * Inbound request counting (issue 5): the agent weaves HttpServlet.service (javax and jakarta) in
- * a running embedded Tomcat, the daemon reads the counters through GET /jvms/:pid/inbound, and a
+ * a running embedded Tomcat, and Spring WebFlux's HttpWebHandlerAdapter.handle on Reactor Netty
+ * (where a request stays in flight until its Mono ends, not when the method returns), the daemon reads the counters through GET /jvms/:pid/inbound, and a
  * detach puts the original bytes back. Real JVMs in stand-in containers; Tomcat binds 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,12 +25,15 @@ interface InboundJson {
 interface Case {
   readonly fixture: string;
   readonly entry: string;
+  /** The InboundEntry kind the entry point counts under. */
+  readonly kind: string;
   readonly home: () => JavaHome;
 }
 
 const CASES: readonly Case[] = [
-  { fixture: 'inbound-servlet', entry: 'servlet-javax', home: jdk17 },
-  { fixture: 'inbound-servlet-jakarta', entry: 'servlet-jakarta', home: temurin },
+  { fixture: 'inbound-servlet', entry: 'servlet-javax', kind: 'servlet', home: jdk17 },
+  { fixture: 'inbound-servlet-jakarta', entry: 'servlet-jakarta', kind: 'servlet', home: temurin },
+  { fixture: 'inbound-webflux', entry: 'webflux', kind: 'webflux', home: jdk17 },
 ];
 
 let daemon: DaemonProcess;
@@ -72,7 +76,7 @@ describe.each(CASES)('inbound requests, $fixture', (c) => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     return r.body;
   };
-  const servlet = (r: InboundJson): { inFlight: number; total: number } => r.entries.find((e) => e.kind === 'servlet')!;
+  const entry = (r: InboundJson): { inFlight: number; total: number } => r.entries.find((e) => e.kind === c.kind)!;
   const waitFor = async (what: string, check: (r: InboundJson) => boolean, timeoutMs = 5_000): Promise<InboundJson> => {
     const until = Date.now() + timeoutMs;
     let last = await inbound();
@@ -93,25 +97,25 @@ describe.each(CASES)('inbound requests, $fixture', (c) => {
     throw new Error('agent threads still running after detach');
   };
 
-  it('attach weaves the servlet entry point once, with nothing counted yet', async () => {
+  it('attach weaves the entry point once, with nothing counted yet', async () => {
     const r = await daemon.post(`/jvms/${app().jvm.pid}/attach`);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const report = await inbound();
     expect(report.instrumented).toEqual([c.entry]);
     expect(report).toMatchObject({ inFlight: 0, total: 0, lastRequestMillis: 0 });
-    expect(report.entries.map((e) => e.kind).sort()).toEqual(['dubbo', 'servlet']);
+    expect(report.entries.map((e) => e.kind).sort()).toEqual(['dubbo', 'servlet', 'webflux']);
   });
 
   it('counts 5 slow requests in flight, then none; total and last_request_millis move', async () => {
     const before = Date.now();
     const slow = Array.from({ length: 5 }, () => fetch(url('/slow?ms=2000')).then((r) => r.text()));
     const during = await waitFor('5 in flight', (r) => r.inFlight === 5, 1_800);
-    expect(servlet(during)).toEqual({ kind: 'servlet', inFlight: 5, total: 5 });
+    expect(entry(during)).toEqual({ kind: c.kind, inFlight: 5, total: 5 });
     expect(during.lastRequestMillis).toBeGreaterThanOrEqual(before - 1_000);
     expect(await Promise.all(slow)).toEqual(Array(5).fill('slow'));
     const after = await waitFor('none in flight', (r) => r.inFlight === 0);
     expect(after.total).toBe(5);
-    expect(servlet(after)).toMatchObject({ inFlight: 0, total: 5 });
+    expect(entry(after)).toMatchObject({ inFlight: 0, total: 5 });
 
     const last = after.lastRequestMillis;
     await sleep(20);
@@ -135,7 +139,7 @@ describe.each(CASES)('inbound requests, $fixture', (c) => {
     expect((await inbound()).peers).toEqual([]);
   });
 
-  it('a request that throws inside the servlet still leaves in_flight at 0', async () => {
+  it('a request that fails inside the application still leaves in_flight at 0', async () => {
     const total = (await inbound()).total;
     const r = await fetch(url('/boom'));
     expect(r.status).toBe(500);

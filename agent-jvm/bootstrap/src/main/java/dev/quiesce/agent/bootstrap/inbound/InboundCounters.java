@@ -5,13 +5,16 @@ import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
  * In-flight inbound requests, counted by the code the agent injects into the application's entry
- * points (HttpServlet.service, Dubbo's HeaderExchangeHandler.handleRequest). It lives in the agent
+ * points (HttpServlet.service, Dubbo's HeaderExchangeHandler.handleRequest, Spring WebFlux's
+ * HttpWebHandlerAdapter.handle). It lives in the agent
  * jar on the system class path so the application's loaders can see it (see agent-jvm/README.md),
  * and it stays loaded after the agent stops: a later agent reads the same counters.
  *
@@ -22,7 +25,8 @@ import java.util.function.BiConsumer;
 public final class InboundCounters {
   public static final int SERVLET = 0;
   public static final int DUBBO = 1;
-  static final int KINDS = 2;
+  public static final int WEBFLUX = 2;
+  static final int KINDS = 3;
 
   /** At most this many distinct peers are kept between two reads. */
   public static final int MAX_PEERS = 1024;
@@ -48,7 +52,8 @@ public final class InboundCounters {
 
   /**
    * At the start of an entry point. Only the outermost entry of a kind on a thread counts (a servlet
-   * forward re-enters service). {@code a}, {@code b}: servlet (request, null); dubbo (channel, request).
+   * forward re-enters service). {@code a}, {@code b}: servlet (request, null); dubbo (channel, request);
+   * webflux (ServerHttpRequest, null).
    */
   public static void enter(int kind, Object a, Object b) {
     try {
@@ -64,6 +69,8 @@ public final class InboundCounters {
         servletPeer(a);
       } else if (kind == DUBBO) {
         dubboPeer(a, b);
+      } else if (kind == WEBFLUX) {
+        reactivePeer(a);
       }
     } catch (Throwable ignored) {
       // the application comes first
@@ -107,6 +114,37 @@ public final class InboundCounters {
       ((CompletableFuture<Object>) future).whenComplete(done);
     } catch (Throwable ignored) {
       // the application comes first
+    }
+  }
+
+  /**
+   * The entry point returned a reactive result (Spring WebFlux: a Mono that completes when the
+   * response is written): the request stays in flight until that Mono terminates or is cancelled.
+   * Returns the Mono to hand back to the caller, {@code mono.doFinally(end)}, or {@code mono} itself
+   * when it cannot be wrapped (then the request ends as the method returns, as before).
+   */
+  public static Object handOffMono(Object mono, int kind) {
+    try {
+      if (mono == null) {
+        return null;
+      }
+      State s = STATE.get();
+      if (s.depth[kind] != 1 || s.handedOff[kind]) {
+        return mono;
+      }
+      Method doFinally = DO_FINALLY.get(mono.getClass());
+      if (doFinally == null) {
+        return mono;
+      }
+      Object wrapped = doFinally.invoke(mono, new Finally(kind));
+      if (wrapped == null) {
+        return mono;
+      }
+      s.handedOff[kind] = true;
+      return wrapped;
+    } catch (Throwable ignored) {
+      // the application comes first: its own Mono, untouched
+      return mono;
     }
   }
 
@@ -198,6 +236,27 @@ public final class InboundCounters {
     }
   };
 
+  private static final ClassValue<Method> DO_FINALLY = new ClassValue<Method>() {
+    @Override
+    protected Method computeValue(Class<?> type) {
+      return find(type, "doFinally", Consumer.class);
+    }
+  };
+
+  private static final ClassValue<Method[]> REACTIVE_REQUEST_METHODS = new ClassValue<Method[]>() {
+    @Override
+    protected Method[] computeValue(Class<?> type) {
+      return new Method[] {find(type, "getRemoteAddress"), find(type, "getLocalAddress"), find(type, "getHeaders")};
+    }
+  };
+
+  private static final ClassValue<Method> HEADER_FIRST = new ClassValue<Method>() {
+    @Override
+    protected Method computeValue(Class<?> type) {
+      return find(type, "getFirst", String.class);
+    }
+  };
+
   private static void servletPeer(Object request) throws Exception {
     if (request == null) {
       return;
@@ -244,6 +303,31 @@ public final class InboundCounters {
     peer(DUBBO, address, port, node);
   }
 
+  /** Spring's ServerHttpRequest: remote and local InetSocketAddress (local since Spring 5.2.3), headers. */
+  private static void reactivePeer(Object request) throws Exception {
+    if (request == null) {
+      return;
+    }
+    Method[] m = REACTIVE_REQUEST_METHODS.get(request.getClass());
+    Object remote = m[0] == null ? null : m[0].invoke(request);
+    if (!(remote instanceof InetSocketAddress)) {
+      return;
+    }
+    InetSocketAddress r = (InetSocketAddress) remote;
+    String address = r.getAddress() != null ? r.getAddress().getHostAddress() : r.getHostString();
+    int port = 0;
+    Object local = m[1] == null ? null : m[1].invoke(request);
+    if (local instanceof InetSocketAddress) {
+      port = ((InetSocketAddress) local).getPort();
+    }
+    String node = null;
+    Object headers = m[2] == null ? null : m[2].invoke(request);
+    Method first = headers == null ? null : HEADER_FIRST.get(headers.getClass());
+    Object value = first == null ? null : first.invoke(headers, NODE_HEADER);
+    node = value instanceof String ? (String) value : null;
+    peer(WEBFLUX, address, port, node);
+  }
+
   /** A public method, made callable even when its class is not public (an inner request facade). */
   static Method find(Class<?> type, String name, Class<?>... params) {
     try {
@@ -288,6 +372,32 @@ public final class InboundCounters {
     public void accept(Object value, Throwable error) {
       try {
         IN_FLIGHT[kind].decrement();
+      } catch (Throwable ignored) {
+        // the application comes first
+      }
+    }
+  }
+
+  /**
+   * Ends a request handed off to a Mono, once: doFinally runs once per subscription, and a result
+   * subscribed twice must not end the request twice.
+   */
+  private static final class Finally implements Consumer<Object> {
+    private static final AtomicIntegerFieldUpdater<Finally> DONE_ONCE =
+        AtomicIntegerFieldUpdater.newUpdater(Finally.class, "done");
+    private final int kind;
+    private volatile int done;
+
+    Finally(int kind) {
+      this.kind = kind;
+    }
+
+    @Override
+    public void accept(Object signal) {
+      try {
+        if (DONE_ONCE.compareAndSet(this, 0, 1)) {
+          IN_FLIGHT[kind].decrement();
+        }
       } catch (Throwable ignored) {
         // the application comes first
       }

@@ -13,7 +13,8 @@ final class EntryPoint {
   /** Kinds, as InboundCounters numbers them. */
   static final int SERVLET = 0;
   static final int DUBBO = 1;
-  static final String[] KIND_NAMES = {"servlet", "dubbo"};
+  static final int WEBFLUX = 2;
+  static final String[] KIND_NAMES = {"servlet", "dubbo", "webflux"};
 
   final String name;
   final int kind;
@@ -27,9 +28,16 @@ final class EntryPoint {
   final int argB;
   /** Dubbo 2.7+: after a call to reply(..) returning a CompletableFuture, hand the request off to it. */
   final boolean handOffReply;
+  /** Spring WebFlux: the method returns a Mono; the request ends when it terminates, not on return. */
+  final boolean handOffMono;
 
   private EntryPoint(String name, int kind, String className, String method, String params, int argA, int argB,
       boolean handOffReply) {
+    this(name, kind, className, method, params, argA, argB, handOffReply, false);
+  }
+
+  private EntryPoint(String name, int kind, String className, String method, String params, int argA, int argB,
+      boolean handOffReply, boolean handOffMono) {
     this.name = name;
     this.kind = kind;
     this.className = className;
@@ -38,6 +46,7 @@ final class EntryPoint {
     this.argA = argA;
     this.argB = argB;
     this.handOffReply = handOffReply;
+    this.handOffMono = handOffMono;
   }
 
   boolean matches(String methodName, String descriptor) {
@@ -61,5 +70,11 @@ final class EntryPoint {
       new EntryPoint("dubbo-provider-2.6", DUBBO, "com/alibaba/dubbo/remoting/exchange/support/header/HeaderExchangeHandler",
           "handleRequest",
           "(Lcom/alibaba/dubbo/remoting/exchange/ExchangeChannel;Lcom/alibaba/dubbo/remoting/exchange/Request;)", 1, 2,
-          false)));
+          false),
+      // Spring WebFlux 5.0+ (Boot 2 and 3, on Reactor Netty, Undertow or a Servlet 3.1 container):
+      // every HTTP request passes HttpWebHandlerAdapter.handle, which returns a Mono<Void> that
+      // completes once the response is written.
+      new EntryPoint("webflux", WEBFLUX, "org/springframework/web/server/adapter/HttpWebHandlerAdapter", "handle",
+          "(Lorg/springframework/http/server/reactive/ServerHttpRequest;Lorg/springframework/http/server/reactive/ServerHttpResponse;)",
+          1, -1, false, true)));
 }

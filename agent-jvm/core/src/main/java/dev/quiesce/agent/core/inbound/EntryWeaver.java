@@ -15,6 +15,7 @@ import org.objectweb.asm.Opcodes;
  * <pre>
  *   InboundCounters.enter(kind, arg, arg);
  *   try { original body, with exit(kind) before every return }
+ *     (a Mono-returning entry: return (Mono) handOffMono(result, kind) before that exit)
  *   catch (Throwable t) { InboundCounters.exit(kind); throw t; }   // last in the exception table
  * </pre>
  *
@@ -54,7 +55,7 @@ final class EntryWeaver {
           if (e.matches(name, descriptor)) {
             count[0]++;
             woven.add(e.name);
-            return new Advice(mv, e, version >= Opcodes.V1_6);
+            return new Advice(mv, e, version >= Opcodes.V1_6, returnType(descriptor));
           }
         }
         return mv;
@@ -86,15 +87,23 @@ final class EntryWeaver {
     return found[0];
   }
 
+  /** The internal name of an object return type, or null (primitive, void, array). */
+  static String returnType(String descriptor) {
+    String r = descriptor.substring(descriptor.indexOf(')') + 1);
+    return r.startsWith("L") && r.endsWith(";") ? r.substring(1, r.length() - 1) : null;
+  }
+
   private static final class Advice extends MethodVisitor {
     private final EntryPoint entry;
     private final boolean frames;
+    private final String returnType;
     private final Label start = new Label();
 
-    Advice(MethodVisitor mv, EntryPoint entry, boolean frames) {
+    Advice(MethodVisitor mv, EntryPoint entry, boolean frames, String returnType) {
       super(Opcodes.ASM9, mv);
       this.entry = entry;
       this.frames = frames;
+      this.returnType = returnType;
     }
 
     @Override
@@ -109,6 +118,12 @@ final class EntryWeaver {
 
     @Override
     public void visitInsn(int opcode) {
+      if (opcode == Opcodes.ARETURN && entry.handOffMono && returnType != null) {
+        // The cast names the method's own return type: already loaded, since it is being returned.
+        kind();
+        super.visitMethodInsn(Opcodes.INVOKESTATIC, COUNTERS, "handOffMono", "(Ljava/lang/Object;I)Ljava/lang/Object;", false);
+        super.visitTypeInsn(Opcodes.CHECKCAST, returnType);
+      }
       if (opcode >= Opcodes.IRETURN && opcode <= Opcodes.RETURN) {
         exit();
       }

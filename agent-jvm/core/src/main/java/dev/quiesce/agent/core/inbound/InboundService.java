@@ -152,15 +152,17 @@ public final class InboundService {
     InboundReport.Builder r = InboundReport.newBuilder();
     long inFlight = 0;
     long total = 0;
-    for (int k = 0; k < KINDS; k++) {
+    // The counters class outlives agents: one loaded by an older agent may know fewer kinds.
+    int kinds = Math.min(KINDS, (now.length - 2) / 2);
+    for (int k = 0; k < kinds; k++) {
       long kindInFlight = now[k * 2];
       long kindTotal = Math.max(0, now[k * 2 + 1] - baseline[k * 2 + 1]);
       inFlight += kindInFlight;
       total += kindTotal;
       r.addEntries(InboundEntry.newBuilder().setKind(EntryPoint.KIND_NAMES[k]).setInFlight(kindInFlight).setTotal(kindTotal));
     }
-    long last = now[KINDS * 2];
-    r.setInFlight(inFlight).setTotal(total).setLastRequestMillis(last > baseline[KINDS * 2] ? last : 0);
+    long last = now[kinds * 2];
+    r.setInFlight(inFlight).setTotal(total).setLastRequestMillis(last > baseline[kinds * 2] ? last : 0);
     if (drainPeers) {
       for (Object[] p : (Object[][]) peers.invoke(null, Boolean.TRUE)) {
         InboundPeer.Builder b = InboundPeer.newBuilder()
