@@ -148,6 +148,28 @@ describe.each(CASES)('inbound requests, $fixture', (c) => {
     expect(after.inFlight).toBe(0);
   });
 
+  if (c.kind === 'servlet') {
+    it('an async request (startAsync) stays in flight until its AsyncContext completes, then counts once', async () => {
+      const total = (await inbound()).total;
+      const pending = Array.from({ length: 3 }, () => fetch(url('/async?ms=1500')).then((r) => r.text()));
+      // The servlet thread is long gone: only the AsyncContext holds these requests.
+      const during = await waitFor('3 async in flight', (r) => r.inFlight === 3, 1_400);
+      expect(entry(during)).toMatchObject({ inFlight: 3, total: total + 3 });
+      expect(await Promise.all(pending)).toEqual(Array(3).fill('async'));
+      const after = await waitFor('none in flight', (r) => r.inFlight === 0);
+      expect(after.total).toBe(total + 3);
+    });
+
+    it('an async request finished by an ASYNC dispatch is one request, in flight until the dispatch completes it', async () => {
+      const total = (await inbound()).total;
+      const pending = Array.from({ length: 2 }, () => fetch(url('/async?ms=1200&dispatch=1')).then((r) => r.text()));
+      await waitFor('2 async in flight', (r) => r.inFlight === 2, 1_100);
+      expect(await Promise.all(pending)).toEqual(Array(2).fill('fast'));
+      const after = await waitFor('none in flight', (r) => r.inFlight === 0);
+      expect(after.total).toBe(total + 2);
+    });
+  }
+
   it('detach restores the original class; a new attach weaves it once again', async () => {
     const d = await daemon.post(`/jvms/${app().jvm.pid}/detach`);
     expect(d.status, JSON.stringify(d.body)).toBe(200);

@@ -1,6 +1,8 @@
 package dev.quiesce.agent.bootstrap.inbound;
 
+import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -62,6 +64,12 @@ public final class InboundCounters {
         return;
       }
       s.handedOff[kind] = false;
+      s.skipped[kind] = false;
+      if (kind == SERVLET && asyncDispatch(a)) {
+        // The second half of an async request, already in flight since its first service() call.
+        s.skipped[kind] = true;
+        return;
+      }
       IN_FLIGHT[kind].increment();
       TOTAL[kind].increment();
       LAST_REQUEST.lazySet(System.currentTimeMillis());
@@ -84,8 +92,9 @@ public final class InboundCounters {
       if (s.depth[kind] == 0 || --s.depth[kind] != 0) {
         return;
       }
-      if (s.handedOff[kind]) {
+      if (s.handedOff[kind] || s.skipped[kind]) {
         s.handedOff[kind] = false;
+        s.skipped[kind] = false;
         return;
       }
       IN_FLIGHT[kind].decrement();
@@ -146,6 +155,49 @@ public final class InboundCounters {
       // the application comes first: its own Mono, untouched
       return mono;
     }
+  }
+
+  /**
+   * Before a servlet entry point returns: a request put in async mode (startAsync: Spring MVC's
+   * DeferredResult, Callable, CompletableFuture) stays in flight until its AsyncContext completes.
+   * The listener is a {@link Proxy} of the container's own AsyncListener interface.
+   */
+  public static void handOffAsync(Object request, int kind) {
+    try {
+      if (request == null) {
+        return;
+      }
+      State s = STATE.get();
+      if (s.depth[kind] != 1 || s.handedOff[kind] || s.skipped[kind]) {
+        return;
+      }
+      Method[] m = ASYNC_METHODS.get(request.getClass());
+      if (m[0] == null || m[1] == null || !Boolean.TRUE.equals(m[0].invoke(request))) {
+        return;
+      }
+      if (listenTo(m[1].invoke(request), new AsyncEnd(kind))) {
+        s.handedOff[kind] = true;
+      }
+    } catch (Throwable ignored) {
+      // the application comes first: the request ends as service() returns
+    }
+  }
+
+  /** Adds an AsyncListener proxy for {@code end} to an AsyncContext; false when it cannot. */
+  static boolean listenTo(Object asyncContext, AsyncEnd end) throws Exception {
+    if (asyncContext == null) {
+      return false;
+    }
+    Method add = ADD_LISTENER.get(asyncContext.getClass());
+    if (add == null) {
+      return false;
+    }
+    if (end.proxy == null) {
+      Class<?> listenerType = add.getParameterTypes()[0];
+      end.proxy = Proxy.newProxyInstance(listenerType.getClassLoader(), new Class<?>[] {listenerType}, end);
+    }
+    add.invoke(asyncContext, end.proxy);
+    return true;
   }
 
   /**
@@ -256,6 +308,47 @@ public final class InboundCounters {
       return find(type, "getFirst", String.class);
     }
   };
+
+  private static final ClassValue<Method[]> ASYNC_METHODS = new ClassValue<Method[]>() {
+    @Override
+    protected Method[] computeValue(Class<?> type) {
+      return new Method[] {find(type, "isAsyncStarted"), find(type, "getAsyncContext"), find(type, "getDispatcherType")};
+    }
+  };
+
+  /** AsyncContext.addListener(AsyncListener): its parameter type is the container's AsyncListener. */
+  private static final ClassValue<Method> ADD_LISTENER = new ClassValue<Method>() {
+    @Override
+    protected Method computeValue(Class<?> type) {
+      for (Method m : type.getMethods()) {
+        if (m.getName().equals("addListener") && m.getParameterTypes().length == 1 && m.getParameterTypes()[0].isInterface()) {
+          return find(type, "addListener", m.getParameterTypes()[0]);
+        }
+      }
+      return null;
+    }
+  };
+
+  private static final ClassValue<Method> EVENT_CONTEXT = new ClassValue<Method>() {
+    @Override
+    protected Method computeValue(Class<?> type) {
+      return find(type, "getAsyncContext");
+    }
+  };
+
+  /** A servlet request dispatched again to finish an async cycle (DispatcherType.ASYNC). */
+  private static boolean asyncDispatch(Object request) {
+    try {
+      if (request == null) {
+        return false;
+      }
+      Method m = ASYNC_METHODS.get(request.getClass())[2];
+      Object type = m == null ? null : m.invoke(request);
+      return type instanceof Enum && "ASYNC".equals(((Enum<?>) type).name());
+    } catch (Throwable t) {
+      return false;
+    }
+  }
 
   private static void servletPeer(Object request) throws Exception {
     if (request == null) {
@@ -404,9 +497,52 @@ public final class InboundCounters {
     }
   }
 
+  /**
+   * The AsyncListener of one async request: ends it on onComplete (which also follows a timeout or
+   * an error), once; a new async cycle (onStartAsync) clears the container's listeners, so it adds
+   * itself again. Never throws into the container.
+   */
+  static final class AsyncEnd implements InvocationHandler {
+    private static final AtomicIntegerFieldUpdater<AsyncEnd> DONE_ONCE =
+        AtomicIntegerFieldUpdater.newUpdater(AsyncEnd.class, "done");
+    private final int kind;
+    private volatile int done;
+    volatile Object proxy;
+
+    AsyncEnd(int kind) {
+      this.kind = kind;
+    }
+
+    @Override
+    public Object invoke(Object self, Method method, Object[] args) {
+      String name = method.getName();
+      try {
+        if (name.equals("onComplete")) {
+          if (DONE_ONCE.compareAndSet(this, 0, 1)) {
+            IN_FLIGHT[kind].decrement();
+          }
+        } else if (name.equals("onStartAsync") && args != null && args.length == 1 && args[0] != null) {
+          Method context = EVENT_CONTEXT.get(args[0].getClass());
+          listenTo(context == null ? null : context.invoke(args[0]), this);
+        } else if (name.equals("equals") && args != null && args.length == 1) {
+          return Boolean.valueOf(self == args[0]);
+        } else if (name.equals("hashCode")) {
+          return Integer.valueOf(System.identityHashCode(self));
+        } else if (name.equals("toString")) {
+          return "quiesce in-flight request listener";
+        }
+      } catch (Throwable ignored) {
+        // the application comes first
+      }
+      return null;
+    }
+  }
+
   private static final class State {
     final int[] depth = new int[KINDS];
     final boolean[] handedOff = new boolean[KINDS];
+    /** The outermost entry was not counted (an async dispatch): its exit does not end anything. */
+    final boolean[] skipped = new boolean[KINDS];
   }
 
   private static final class Peer {

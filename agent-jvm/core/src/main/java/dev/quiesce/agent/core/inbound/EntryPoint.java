@@ -30,14 +30,26 @@ final class EntryPoint {
   final boolean handOffReply;
   /** Spring WebFlux: the method returns a Mono; the request ends when it terminates, not on return. */
   final boolean handOffMono;
+  /** Servlet: a request put in async mode (startAsync) ends when its AsyncContext completes. */
+  final boolean handOffAsync;
 
   private EntryPoint(String name, int kind, String className, String method, String params, int argA, int argB,
       boolean handOffReply) {
     this(name, kind, className, method, params, argA, argB, handOffReply, false);
   }
 
+  /** A Servlet entry point: the request is argA, async requests are handed off. */
+  private static EntryPoint servlet(String name, String className, String params) {
+    return new EntryPoint(name, SERVLET, className, "service", params, 1, -1, false, false, true);
+  }
+
   private EntryPoint(String name, int kind, String className, String method, String params, int argA, int argB,
       boolean handOffReply, boolean handOffMono) {
+    this(name, kind, className, method, params, argA, argB, handOffReply, handOffMono, false);
+  }
+
+  private EntryPoint(String name, int kind, String className, String method, String params, int argA, int argB,
+      boolean handOffReply, boolean handOffMono, boolean handOffAsync) {
     this.name = name;
     this.kind = kind;
     this.className = className;
@@ -47,6 +59,7 @@ final class EntryPoint {
     this.argB = argB;
     this.handOffReply = handOffReply;
     this.handOffMono = handOffMono;
+    this.handOffAsync = handOffAsync;
   }
 
   boolean matches(String methodName, String descriptor) {
@@ -55,11 +68,11 @@ final class EntryPoint {
 
   static final List<EntryPoint> ALL = Collections.unmodifiableList(Arrays.asList(
       // Servlet 2.x+ (javax): every HTTP request of Tomcat 9-, Jetty 9/10, Undertow 2.0, Spring MVC 5.
-      new EntryPoint("servlet-javax", SERVLET, "javax/servlet/http/HttpServlet", "service",
-          "(Ljavax/servlet/ServletRequest;Ljavax/servlet/ServletResponse;)", 1, -1, false),
+      servlet("servlet-javax", "javax/servlet/http/HttpServlet",
+          "(Ljavax/servlet/ServletRequest;Ljavax/servlet/ServletResponse;)"),
       // Jakarta Servlet 5+ (Tomcat 10+, Jetty 11+, Spring MVC 6).
-      new EntryPoint("servlet-jakarta", SERVLET, "jakarta/servlet/http/HttpServlet", "service",
-          "(Ljakarta/servlet/ServletRequest;Ljakarta/servlet/ServletResponse;)", 1, -1, false),
+      servlet("servlet-jakarta", "jakarta/servlet/http/HttpServlet",
+          "(Ljakarta/servlet/ServletRequest;Ljakarta/servlet/ServletResponse;)"),
       // Apache Dubbo 2.7.0+ and 3.x, dubbo protocol: a two-way request on a provider worker thread.
       // reply(..) returns a CompletableFuture; the response is sent when it completes.
       new EntryPoint("dubbo-provider", DUBBO, "org/apache/dubbo/remoting/exchange/support/header/HeaderExchangeHandler",

@@ -15,7 +15,8 @@ import org.objectweb.asm.Opcodes;
  * <pre>
  *   InboundCounters.enter(kind, arg, arg);
  *   try { original body, with exit(kind) before every return }
- *     (a Mono-returning entry: return (Mono) handOffMono(result, kind) before that exit)
+ *     (a Mono-returning entry: return (Mono) handOffMono(result, kind) before that exit;
+ *      a servlet: handOffAsync(request, kind) before that exit)
  *   catch (Throwable t) { InboundCounters.exit(kind); throw t; }   // last in the exception table
  * </pre>
  *
@@ -123,6 +124,12 @@ final class EntryWeaver {
         kind();
         super.visitMethodInsn(Opcodes.INVOKESTATIC, COUNTERS, "handOffMono", "(Ljava/lang/Object;I)Ljava/lang/Object;", false);
         super.visitTypeInsn(Opcodes.CHECKCAST, returnType);
+      }
+      if (opcode >= Opcodes.IRETURN && opcode <= Opcodes.RETURN && entry.handOffAsync && entry.argA >= 0) {
+        // The request parameter's slot: javac never stores into a parameter of service().
+        super.visitVarInsn(Opcodes.ALOAD, entry.argA);
+        kind();
+        super.visitMethodInsn(Opcodes.INVOKESTATIC, COUNTERS, "handOffAsync", "(Ljava/lang/Object;I)V", false);
       }
       if (opcode >= Opcodes.IRETURN && opcode <= Opcodes.RETURN) {
         exit();
