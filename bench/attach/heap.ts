@@ -5,7 +5,7 @@
  * the 1001st instance, but HotSpot's IterateOverInstancesOfClass still visits the rest of the heap
  * (it only stops calling back), so every case costs a whole-heap walk.
  */
-import { startContainerJvm } from './containers.js';
+import { startContainerJvm } from '../../test/support/container.js';
 import type { Daemon } from './daemon.js';
 import type { Jdk } from './jdks.js';
 import { fmtMs, summarize, table } from './stats.js';
@@ -44,7 +44,7 @@ export async function heapBench(daemon: Daemon, o: HeapOptions): Promise<string>
   const flags = [`-Xms${xmx}g`, `-Xmx${xmx}g`, '-XX:+UseG1GC'];
   const fillStarted = Date.now();
   const jvm = await startContainerJvm({
-    java: o.jdk.java,
+    javaHome: o.jdk.home,
     classpath: o.classes,
     mainClass: 'HeapApp',
     args: [String(Math.round(o.heapGb * 1024))],

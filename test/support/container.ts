@@ -58,9 +58,12 @@ export interface ContainerJvm {
 export const SMALL_JVM_FLAGS = ['-Xmx64m', '-XX:+UseSerialGC', '-Xshare:auto', '-XX:TieredStopAtLevel=1'];
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+
+/** SIGKILLs every container still running (synchronous: usable in process.on('exit') and signal handlers). */
+export function killAllSync(): void {
   for (const c of live) if (c.pid !== undefined) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
-});
+}
+process.on('exit', killAllSync);
 
 function children(pid: number): number[] {
   const out: number[] = [];
