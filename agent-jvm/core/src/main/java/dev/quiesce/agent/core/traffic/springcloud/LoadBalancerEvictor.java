@@ -1,10 +1,11 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
 import dev.quiesce.agent.core.AgentLog;
-import dev.quiesce.agent.core.AgentThreads;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
+import dev.quiesce.agent.core.traffic.goaway.Evictions;
 import dev.quiesce.agent.core.traffic.goaway.Evictor;
+import dev.quiesce.agent.core.traffic.goaway.KeepTimer;
 import dev.quiesce.agent.proto.v1.Eviction;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.Method;
@@ -17,9 +18,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * GoAway for Spring Cloud LoadBalancer ("springcloud-loadbalancer"): the instance lists a
@@ -59,7 +57,12 @@ public final class LoadBalancerEvictor implements Evictor {
   private final List<WeakReference<Object>> managers = new ArrayList<WeakReference<Object>>();
   /** Guarded by this. */
   private final List<Keep> keeps = new ArrayList<Keep>();
-  private ScheduledExecutorService keeper;
+  private final KeepTimer keeper = new KeepTimer("goaway-springcloud", KEEP_TICK_MS, new Runnable() {
+    @Override
+    public void run() {
+      tick();
+    }
+  });
 
   public LoadBalancerEvictor(LiveObjects live) {
     this.live = live;
@@ -94,33 +97,17 @@ public final class LoadBalancerEvictor implements Evictor {
       return Collections.emptyList();
     }
     Keep keep = new Keep(target, caches);
-    Map<String, Integer> removed = new LinkedHashMap<String, Integer>();
-    Map<String, String> errors = new LinkedHashMap<String, String>();
+    Evictions done = new Evictions(FRAMEWORK);
     for (Object cache : caches) {
       for (Object key : keys(cache)) {
         try {
           int n = filter(cache, key, keep);
           if (n > 0) {
-            String service = String.valueOf(key);
-            Integer before = removed.get(service);
-            removed.put(service, (before == null ? 0 : before) + n);
+            done.removed(String.valueOf(key), n);
           }
         } catch (Exception e) {
-          errors.put(String.valueOf(key), Reflect.describe("evict_failed", e));
+          done.failed(String.valueOf(key), Reflect.describe("evict_failed", e));
         }
-      }
-    }
-    List<Eviction> out = new ArrayList<Eviction>();
-    for (Map.Entry<String, Integer> e : removed.entrySet()) {
-      out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(e.getKey()).setRemoved(e.getValue()).build());
-    }
-    for (Map.Entry<String, String> e : errors.entrySet()) {
-      out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(e.getKey()).setError(e.getValue()).build());
-    }
-    if (out.isEmpty()) {
-      // The cache is there but no list holds the provider (yet): say so, once per service named.
-      for (String s : target.services().isEmpty() ? Collections.singletonList("") : target.services()) {
-        out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(s).setRemoved(0).build());
       }
     }
     for (Iterator<Keep> it = keeps.iterator(); it.hasNext();) {
@@ -129,18 +116,10 @@ public final class LoadBalancerEvictor implements Evictor {
       }
     }
     keeps.add(keep);
-    if (keeper == null) {
-      keeper = Executors.newSingleThreadScheduledExecutor(AgentThreads.daemonFactory("goaway-springcloud"));
-      keeper.scheduleWithFixedDelay(new Runnable() {
-        @Override
-        public void run() {
-          tick();
-        }
-      }, KEEP_TICK_MS, KEEP_TICK_MS, TimeUnit.MILLISECONDS);
-    }
-    AgentLog.info("goaway: springcloud-loadbalancer dropped " + target + " from " + removed + " in "
+    keeper.ensureRunning();
+    AgentLog.info("goaway: springcloud-loadbalancer dropped " + target + " from " + done.removedByService() + " in "
         + caches.size() + " cache(s); keeping it out for " + target.ttlMillis() / 1000 + " s");
-    return out;
+    return done.report(target);
   }
 
   @Override
@@ -160,10 +139,7 @@ public final class LoadBalancerEvictor implements Evictor {
   @Override
   public synchronized void close() {
     keeps.clear();
-    if (keeper != null) {
-      keeper.shutdownNow();
-      keeper = null;
-    }
+    keeper.stopNow();
   }
 
   /** On the keeper thread: filters lists refetched with the provider still in, ends finished keeps. */
@@ -198,9 +174,8 @@ public final class LoadBalancerEvictor implements Evictor {
           it.remove();
         }
       }
-      if (keeps.isEmpty() && keeper != null) {
-        keeper.shutdown();
-        keeper = null;
+      if (keeps.isEmpty()) {
+        keeper.stop();
       }
     } catch (Throwable t) {
       AgentLog.warn("goaway: springcloud-loadbalancer keeper", t);

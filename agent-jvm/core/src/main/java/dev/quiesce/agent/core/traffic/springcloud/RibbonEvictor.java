@@ -1,10 +1,11 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
 import dev.quiesce.agent.core.AgentLog;
-import dev.quiesce.agent.core.AgentThreads;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
+import dev.quiesce.agent.core.traffic.goaway.Evictions;
 import dev.quiesce.agent.core.traffic.goaway.Evictor;
+import dev.quiesce.agent.core.traffic.goaway.KeepTimer;
 import dev.quiesce.agent.proto.v1.Eviction;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.InvocationHandler;
@@ -16,12 +17,8 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * GoAway for Netflix Ribbon ("ribbon"): every {@code DynamicServerListLoadBalancer} (Spring Cloud
@@ -61,7 +58,12 @@ public final class RibbonEvictor implements Evictor {
   private final List<WeakReference<Object>> walked = new ArrayList<WeakReference<Object>>();
   /** Balancer → our filter in it. Guarded by this; emptied as keeps end, so no balancer is held long. */
   private final Map<Object, Guard> guards = new IdentityHashMap<Object, Guard>();
-  private ScheduledExecutorService keeper;
+  private final KeepTimer keeper = new KeepTimer("goaway-ribbon", KEEP_TICK_MS, new Runnable() {
+    @Override
+    public void run() {
+      tick();
+    }
+  });
 
   public RibbonEvictor(LiveObjects live) {
     this.live = live;
@@ -169,8 +171,7 @@ public final class RibbonEvictor implements Evictor {
 
   @Override
   public synchronized List<Eviction> evict(EvictTarget target) throws Exception {
-    Map<String, Integer> removed = new LinkedHashMap<String, Integer>();
-    Map<String, String> errors = new LinkedHashMap<String, String>();
+    Evictions done = new Evictions(FRAMEWORK);
     List<Object> balancers = balancers();
     for (Object lb : balancers) {
       String name = name(lb);
@@ -190,39 +191,20 @@ public final class RibbonEvictor implements Evictor {
           g.keeps.add(new Keep(target));
         }
         setServers(lb, without(servers, Collections.singletonList(new Keep(target))));
-        Integer before = removed.get(name);
-        removed.put(name, (before == null ? 0 : before) + n);
+        done.removed(name, n);
       } catch (Exception e) {
-        errors.put(name, Reflect.describe("evict_failed", e));
+        done.failed(name, Reflect.describe("evict_failed", e));
       }
-    }
-    List<Eviction> out = new ArrayList<Eviction>();
-    for (Map.Entry<String, Integer> e : removed.entrySet()) {
-      out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(e.getKey()).setRemoved(e.getValue()).build());
-    }
-    for (Map.Entry<String, String> e : errors.entrySet()) {
-      out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(e.getKey()).setError(e.getValue()).build());
     }
     if (balancers.isEmpty()) {
-      return out;
+      return Collections.emptyList();
     }
-    if (out.isEmpty()) {
-      for (String s : target.services().isEmpty() ? Collections.singletonList("") : target.services()) {
-        out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(s).setRemoved(0).build());
-      }
+    if (!guards.isEmpty()) {
+      keeper.ensureRunning();
     }
-    if (!guards.isEmpty() && keeper == null) {
-      keeper = Executors.newSingleThreadScheduledExecutor(AgentThreads.daemonFactory("goaway-ribbon"));
-      keeper.scheduleWithFixedDelay(new Runnable() {
-        @Override
-        public void run() {
-          tick();
-        }
-      }, KEEP_TICK_MS, KEEP_TICK_MS, TimeUnit.MILLISECONDS);
-    }
-    AgentLog.info("goaway: ribbon dropped " + target + " from " + removed + " of " + balancers.size()
+    AgentLog.info("goaway: ribbon dropped " + target + " from " + done.removedByService() + " of " + balancers.size()
         + " load balancer(s); keeping it out for " + target.ttlMillis() / 1000 + " s");
-    return out;
+    return done.report(target);
   }
 
   @Override
@@ -244,10 +226,7 @@ public final class RibbonEvictor implements Evictor {
       unwrap(e.getKey(), e.getValue());
     }
     guards.clear();
-    if (keeper != null) {
-      keeper.shutdownNow();
-      keeper = null;
-    }
+    keeper.stopNow();
   }
 
   /** On the keeper thread: ends finished keeps, takes out a provider a refresh put back, unwraps idle balancers. */
@@ -283,9 +262,8 @@ public final class RibbonEvictor implements Evictor {
           AgentLog.info("goaway: " + g.name + " listed a kept-out provider again; took it out again");
         }
       }
-      if (guards.isEmpty() && keeper != null) {
-        keeper.shutdown();
-        keeper = null;
+      if (guards.isEmpty()) {
+        keeper.stop();
       }
     } catch (Throwable t) {
       AgentLog.warn("goaway: ribbon keeper", t);
