@@ -49,6 +49,28 @@ export interface DrainSummary {
   undone: boolean;
 }
 
+/**
+ * What /online's writeable event did (Dubbo providers whose drain sent the read-only event):
+ * `channels` it was sent on, per the agent; `skipped` when a Dubbo has no such event (before
+ * 3.2.1: its consumers clear the mark when they reconnect) or the drain sent no read-only event;
+ * `error` when sending failed (the agent's code and message). Null when nothing was undone.
+ */
+export interface WriteableReport {
+  channels?: number;
+  framework?: string;
+  version?: string;
+  skipped?: string;
+  error?: string;
+}
+
+export interface OnlineResult {
+  pid: number;
+  drain: number | null;
+  restored: unknown[];
+  writeable: WriteableReport | null;
+  undone: boolean;
+}
+
 export interface StepView {
   name: string;
   state: string;
@@ -137,12 +159,12 @@ export class Drainer {
   }
 
   /** Undoes the JVM's latest drain: restores what it removed, tells consumers it is writeable again. */
-  async online(pid: number): Promise<{ pid: number; drain: number | null; restored: unknown[]; undone: boolean }> {
+  async online(pid: number): Promise<OnlineResult> {
     const running = this.running.get(pid);
     if (running) await running.catch(() => undefined);
     const { session, jvm } = await this.opts.fleet.ensureAgent(pid);
     const latest = this.opts.store.latest(pid, jvm.startTime);
-    if (!latest || latest.state === 'undone') return { pid, drain: latest?.id ?? null, restored: [], undone: false };
+    if (!latest || latest.state === 'undone') return { pid, drain: latest?.id ?? null, restored: [], writeable: null, undone: false };
     const restored: unknown[] = [];
     const kinds = [...new Set(latest.steps.flatMap((s) => (s.state === 'done' && isKinds(s.detail) ? s.detail.kinds : [])))];
     if (kinds.length > 0) {
@@ -150,13 +172,26 @@ export class Drainer {
       restored.push(...r.changes);
     }
     const readOnly = latest.steps.find((s) => s.name === 'read_only');
-    if (readOnly?.state === 'done') {
-      await session.command({ $case: 'announceReadOnly', value: { writeable: true } }, 5_000).catch((e: unknown) => this.log.warn({ pid, err: (e as Error).message }, 'could not announce writeable'));
+    let writeable: WriteableReport;
+    if (readOnly?.state !== 'done') {
+      writeable = { skipped: `the drain sent no read-only event (read_only ${readOnly?.state ?? 'absent'}${readOnly?.outcome ? `: ${readOnly.outcome}` : ''})` };
+    } else {
+      try {
+        const r = await session.command({ $case: 'announceReadOnly', value: { writeable: true } }, 5_000);
+        const a = r.body?.$case === 'announced' ? r.body.value : null;
+        writeable = a
+          ? { channels: a.channels, framework: a.framework, version: a.version, ...(a.skipped ? { skipped: a.skipped } : {}), ...(a.error ? { error: a.error } : {}) }
+          : { error: `internal: the agent answered ${r.body?.$case ?? 'nothing'} to announceReadOnly` };
+      } catch (e) {
+        const err = toQuiesceError(e);
+        writeable = { error: `${err.code}: ${err.message}` };
+      }
+      if (writeable.error) this.log.warn({ pid, err: writeable.error }, 'could not announce writeable');
     }
     this.opts.store.markUndone(latest.id);
     this.opts.metrics.drainPhase.set({ pid: String(pid) }, 0);
-    this.log.info({ pid, drain: latest.id, kinds }, 'drain undone');
-    return { pid, drain: latest.id, restored, undone: true };
+    this.log.info({ pid, drain: latest.id, kinds, writeable }, 'drain undone');
+    return { pid, drain: latest.id, restored, writeable, undone: true };
   }
 
   get(id: number): DrainSummary | undefined {

@@ -3,6 +3,7 @@
  * kubelet sends it, and the agent's own log inside a JVM's filesystem.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { parseProcNetTcp } from '../../src/jvm/tcp.js';
 import type { ContainerJvm } from './container.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -60,4 +61,19 @@ export function agentLog(jvm: ContainerJvm): string {
     .filter((f) => existsSync(f))
     .map((f) => readFileSync(f, 'utf8'))
     .join('');
+}
+
+/** The local ports of a JVM's established TCP connections to address:port, read from its own network namespace. */
+export function connectionsTo(jvm: ContainerJvm, address: string, port: number): number[] {
+  const out: number[] = [];
+  for (const f of ['tcp', 'tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${jvm.pid}/net/${f}`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const s of parseProcNetTcp(text)) if (s.state === 0x01 && s.remoteAddress === address && s.remotePort === port) out.push(s.localPort);
+  }
+  return out.sort((a, b) => a - b);
 }

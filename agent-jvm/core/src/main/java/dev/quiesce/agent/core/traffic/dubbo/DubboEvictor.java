@@ -39,7 +39,11 @@ import java.util.concurrent.TimeUnit;
  *       ({@code DubboProtocol.getDubboProtocol().getInvokers()}, static: no heap walk) get the
  *       {@code channel.readonly} attribute on their exchange clients, so {@code isAvailable()} is
  *       false and the cluster reselects another provider (its {@code availablecheck}, on by
- *       default). At the TTL's end the attribute is removed from the clients we marked.
+ *       default). At the TTL's end the attribute is removed from the clients we marked. A client
+ *       the provider's own read-only event (sent by the same drain, at the same time) marked first
+ *       counts as dropped too — the invoker is out of the cluster's choice — and is held for the
+ *       TTL like the others (a reconnected channel, which has lost the mark, is marked again), but
+ *       that mark is the provider's: it is not removed at the TTL's end.
  * </ul>
  *
  * A keeper thread of ours re-applies this every {@value #KEEP_TICK_MS} ms to invokers the registry
@@ -81,6 +85,10 @@ public final class DubboEvictor implements Evictor {
     final Map<Object, List<Object>> disabled = new IdentityHashMap<Object, List<Object>>();
     /** Exchange clients we marked read-only (2.x). */
     final Map<Object, Boolean> marked = new IdentityHashMap<Object, Boolean>();
+    /** 2.x: invokers at the address found read-only already (the provider's own event came first): held, not ours to unmark. */
+    int alreadyReadOnly;
+    /** 2.x: invokers at the address when the GoAway came. */
+    int listed;
     int reapplied;
 
     Keep(EvictTarget target) {
@@ -146,7 +154,7 @@ public final class DubboEvictor implements Evictor {
     for (Consumers c : found) {
       if (!c.disables) {
         try {
-          mark(c, keep, removed);
+          keep.listed += mark(c, keep, removed, true);
         } catch (Exception e) {
           errors.put(c.pkg, DubboRuntime.error("evict_failed", e));
         }
@@ -164,7 +172,7 @@ public final class DubboEvictor implements Evictor {
         out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(s).setRemoved(0).build());
       }
     }
-    if (!keep.disabled.isEmpty() || !keep.marked.isEmpty()) {
+    if (!keep.disabled.isEmpty() || !keep.marked.isEmpty() || keep.alreadyReadOnly > 0) {
       keeps.add(keep);
       if (keeper == null) {
         keeper = Executors.newSingleThreadScheduledExecutor(AgentThreads.daemonFactory("goaway-dubbo"));
@@ -177,8 +185,10 @@ public final class DubboEvictor implements Evictor {
       }
     }
     AgentLog.info("goaway: dubbo dropped " + target + " from " + removed + " (" + keep.disabled.size() + " of " + dirs
-        + " directories disabled it, " + keep.marked.size() + " client(s) marked read-only) in "
-        + (System.nanoTime() - t0) / 1000 + " us; keeping it out for " + target.ttlMillis() / 1000 + " s");
+        + " directories disabled it, " + keep.marked.size() + " client(s) marked read-only"
+        + (anyDisables ? "" : ", " + keep.listed + " dubbo invoker(s) at that address, " + keep.alreadyReadOnly
+            + " already read-only from the provider's own event")
+        + ") in " + (System.nanoTime() - t0) / 1000 + " us; keeping it out for " + target.ttlMillis() / 1000 + " s");
     return out;
   }
 
@@ -241,7 +251,7 @@ public final class DubboEvictor implements Evictor {
         for (Consumers c : found) {
           if (!c.disables) {
             try {
-              listed += mark(c, k, again);
+              listed += mark(c, k, again, false);
             } catch (Exception e) {
               listed++;
             }
@@ -298,8 +308,13 @@ public final class DubboEvictor implements Evictor {
     return listed;
   }
 
-  /** 2.x: marks the exchange clients of the target's DubboInvokers read-only; how many such invokers there are. */
-  private static int mark(Consumers c, Keep keep, Map<String, Integer> removed) throws Exception {
+  /**
+   * 2.x: marks the exchange clients of the target's DubboInvokers read-only; how many such invokers
+   * there are. An invoker is dropped (added to {@code removed}) when we marked one of its clients,
+   * or, on the GoAway itself ({@code first}), when every connected client of it is read-only already
+   * (the provider's own read-only event, sent by the same drain, came first).
+   */
+  private static int mark(Consumers c, Keep keep, Map<String, Integer> removed, boolean first) throws Exception {
     ClassLoader loader = c.loader();
     Class<?> protocolType = loader == null ? null : Reflect.load(loader, c.pkg + ".rpc.protocol.dubbo.DubboProtocol");
     if (protocolType == null) {
@@ -321,6 +336,7 @@ public final class DubboEvictor implements Evictor {
         continue;
       }
       boolean any = false;
+      int theirs = 0;
       for (Object client : (Object[]) clients) {
         if (client == null || keep.marked.containsKey(client)) {
           continue;
@@ -329,7 +345,13 @@ public final class DubboEvictor implements Evictor {
           Reflect.call(client, "setAttribute", READONLY_KEY, Boolean.TRUE);
           keep.marked.put(client, Boolean.TRUE);
           any = true;
+        } else {
+          theirs++;
         }
+      }
+      if (first && !any && theirs > 0) {
+        keep.alreadyReadOnly++;
+        any = true;
       }
       if (any) {
         Object type = Reflect.call(invoker, "getInterface");

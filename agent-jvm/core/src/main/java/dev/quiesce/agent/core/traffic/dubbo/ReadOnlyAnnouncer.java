@@ -22,8 +22,9 @@ import java.util.Set;
  * {@code Request} sent with {@code channel.send(request, true)}.
  *
  * <p>{@code writeable} sends {@code W}, which consumers from 3.2.1 on understand (Dubbo's own
- * {@code GracefulShutdown.writeable()}); older Dubbo has no such event: consumers clear the mark only
- * when they reconnect, which the report says.
+ * {@code GracefulShutdown.writeable()}); older Dubbo has no such event (Alibaba Dubbo 2.6.x's
+ * {@code HeaderExchangeHandler.handlerEvent} only knows {@code R}): nothing is sent there, and the
+ * report's {@code skipped} says so — its consumers clear the mark only when they reconnect.
  *
  * <p>Servers: {@code DubboProtocol.getDubboProtocol().getServers()} (2.6.x / 2.7.x, static), per
  * {@code FrameworkModel} {@code DubboProtocol.getDubboProtocol(frameworkModel).getServers()} (3.x).
@@ -77,12 +78,13 @@ public final class ReadOnlyAnnouncer {
     Set<String> frameworks = new LinkedHashSet<String>();
     Set<String> versions = new LinkedHashSet<String>();
     List<String> errors = new ArrayList<String>();
+    List<String> skipped = new ArrayList<String>();
     for (Found f : all) {
       frameworks.add(f.framework);
       versions.add(f.version);
       String event = writeable ? WRITEABLE_EVENT : READONLY_EVENT;
       if (writeable && !hasWriteableEvent(f, f.loader())) {
-        errors.add("writeable_unsupported: " + f.framework + " " + f.version + " has no writeable event (3.2.1+);"
+        skipped.add(f.framework + " " + f.version + " has no writeable event (Dubbo 3.2.1+):"
             + " its consumers clear the read-only mark when they reconnect");
         continue;
       }
@@ -108,8 +110,12 @@ public final class ReadOnlyAnnouncer {
     if (!errors.isEmpty()) {
       b.setError(join(errors));
     }
+    if (!skipped.isEmpty()) {
+      b.setSkipped(join(skipped));
+    }
     AgentLog.info("dubbo: " + (writeable ? "writeable" : "read-only") + " event sent on " + channels + " channel(s) of "
         + join(frameworks) + " " + join(versions) + " in " + (System.nanoTime() - t0) / 1000 + " us"
+        + (skipped.isEmpty() ? "" : "; skipped: " + join(skipped))
         + (errors.isEmpty() ? "" : "; " + join(errors)));
     return b.build();
   }
