@@ -1,10 +1,11 @@
 package dev.quiesce.agent.core.traffic.dubbo;
 
 import dev.quiesce.agent.core.AgentLog;
-import dev.quiesce.agent.core.AgentThreads;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
+import dev.quiesce.agent.core.traffic.goaway.Evictions;
 import dev.quiesce.agent.core.traffic.goaway.Evictor;
+import dev.quiesce.agent.core.traffic.goaway.KeepTimer;
 import dev.quiesce.agent.proto.v1.Eviction;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.Field;
@@ -14,12 +15,8 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * GoAway for Dubbo consumers ("dubbo"): every reference's invokers at the provider's ip:port stop
@@ -66,7 +63,12 @@ public final class DubboEvictor implements Evictor {
   private final List<WeakReference<Object>> directories = new ArrayList<WeakReference<Object>>();
   /** Guarded by this. */
   private final List<Keep> keeps = new ArrayList<Keep>();
-  private ScheduledExecutorService keeper;
+  private final KeepTimer keeper = new KeepTimer("goaway-dubbo", KEEP_TICK_MS, new Runnable() {
+    @Override
+    public void run() {
+      tick();
+    }
+  });
 
   public DubboEvictor(LiveObjects live) {
     this.live = live;
@@ -133,8 +135,7 @@ public final class DubboEvictor implements Evictor {
         it.remove();
       }
     }
-    Map<String, Integer> removed = new LinkedHashMap<String, Integer>();
-    Map<String, String> errors = new LinkedHashMap<String, String>();
+    Evictions done = new Evictions(FRAMEWORK);
     int dirs = 0;
     boolean anyDisables = false;
     for (Consumers c : found) {
@@ -145,51 +146,31 @@ public final class DubboEvictor implements Evictor {
       dirs = all.size();
       for (Object directory : all) {
         try {
-          disable(directory, keep, removed);
+          disable(directory, keep, done);
         } catch (Exception e) {
-          errors.put(service(directory), DubboRuntime.error("evict_failed", e));
+          done.failed(service(directory), DubboRuntime.error("evict_failed", e));
         }
       }
     }
     for (Consumers c : found) {
       if (!c.disables) {
         try {
-          keep.listed += mark(c, keep, removed, true);
+          keep.listed += mark(c, keep, done, true);
         } catch (Exception e) {
-          errors.put(c.pkg, DubboRuntime.error("evict_failed", e));
+          done.failed(c.pkg, DubboRuntime.error("evict_failed", e));
         }
-      }
-    }
-    List<Eviction> out = new ArrayList<Eviction>();
-    for (Map.Entry<String, Integer> e : removed.entrySet()) {
-      out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(e.getKey()).setRemoved(e.getValue()).build());
-    }
-    for (Map.Entry<String, String> e : errors.entrySet()) {
-      out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(e.getKey()).setError(e.getValue()).build());
-    }
-    if (out.isEmpty()) {
-      for (String s : target.services().isEmpty() ? Collections.singletonList("") : target.services()) {
-        out.add(Eviction.newBuilder().setFramework(FRAMEWORK).setService(s).setRemoved(0).build());
       }
     }
     if (!keep.disabled.isEmpty() || !keep.marked.isEmpty() || keep.alreadyReadOnly > 0) {
       keeps.add(keep);
-      if (keeper == null) {
-        keeper = Executors.newSingleThreadScheduledExecutor(AgentThreads.daemonFactory("goaway-dubbo"));
-        keeper.scheduleWithFixedDelay(new Runnable() {
-          @Override
-          public void run() {
-            tick();
-          }
-        }, KEEP_TICK_MS, KEEP_TICK_MS, TimeUnit.MILLISECONDS);
-      }
+      keeper.ensureRunning();
     }
-    AgentLog.info("goaway: dubbo dropped " + target + " from " + removed + " (" + keep.disabled.size() + " of " + dirs
+    AgentLog.info("goaway: dubbo dropped " + target + " from " + done.removedByService() + " (" + keep.disabled.size() + " of " + dirs
         + " directories disabled it, " + keep.marked.size() + " client(s) marked read-only"
         + (anyDisables ? "" : ", " + keep.listed + " dubbo invoker(s) at that address, " + keep.alreadyReadOnly
             + " already read-only from the provider's own event")
         + ") in " + (System.nanoTime() - t0) / 1000 + " us; keeping it out for " + target.ttlMillis() / 1000 + " s");
-    return out;
+    return done.report(target);
   }
 
   @Override
@@ -215,10 +196,7 @@ public final class DubboEvictor implements Evictor {
       undo(k);
     }
     keeps.clear();
-    if (keeper != null) {
-      keeper.shutdownNow();
-      keeper = null;
-    }
+    keeper.stopNow();
   }
 
   /** On the keeper thread: re-applies to invokers that came back, ends expired or finished keeps. */
@@ -235,7 +213,7 @@ public final class DubboEvictor implements Evictor {
           it.remove();
           continue;
         }
-        Map<String, Integer> again = new LinkedHashMap<String, Integer>();
+        Evictions again = new Evictions(FRAMEWORK);
         int listed = 0;
         boolean disables = false;
         for (Consumers c : found) {
@@ -257,18 +235,17 @@ public final class DubboEvictor implements Evictor {
             }
           }
         }
-        if (!again.isEmpty()) {
+        if (!again.noneRemoved()) {
           k.reapplied++;
-          AgentLog.info("goaway: dubbo " + k.target + " came back in " + again.keySet() + "; dropped it again");
+          AgentLog.info("goaway: dubbo " + k.target + " came back in " + again.removedByService().keySet() + "; dropped it again");
         }
         if (listed == 0) {
           AgentLog.info("goaway: no Dubbo reference lists " + k.target + " any more; stop keeping it out");
           it.remove();
         }
       }
-      if (keeps.isEmpty() && keeper != null) {
-        keeper.shutdown();
-        keeper = null;
+      if (keeps.isEmpty()) {
+        keeper.stop();
       }
     } catch (Throwable t) {
       AgentLog.warn("goaway: dubbo keeper", t);
@@ -279,7 +256,7 @@ public final class DubboEvictor implements Evictor {
    * Disables the target's invokers in one directory; adds what it newly dropped to {@code removed}
    * (service -> 1). Returns how many of the directory's invokers are at that address.
    */
-  private static int disable(Object directory, Keep keep, Map<String, Integer> removed) throws Exception {
+  private static int disable(Object directory, Keep keep, Evictions removed) throws Exception {
     if (Boolean.TRUE.equals(Reflect.call(directory, "isDestroyed"))) {
       return 0;
     }
@@ -303,7 +280,7 @@ public final class DubboEvictor implements Evictor {
         keep.disabled.put(directory, ours);
       }
       ours.add(invoker);
-      removed.put(service(directory), 1);
+      removed.dropped(service(directory));
     }
     return listed;
   }
@@ -314,7 +291,7 @@ public final class DubboEvictor implements Evictor {
    * or, on the GoAway itself ({@code first}), when every connected client of it is read-only already
    * (the provider's own read-only event, sent by the same drain, came first).
    */
-  private static int mark(Consumers c, Keep keep, Map<String, Integer> removed, boolean first) throws Exception {
+  private static int mark(Consumers c, Keep keep, Evictions removed, boolean first) throws Exception {
     ClassLoader loader = c.loader();
     Class<?> protocolType = loader == null ? null : Reflect.load(loader, c.pkg + ".rpc.protocol.dubbo.DubboProtocol");
     if (protocolType == null) {
@@ -355,7 +332,7 @@ public final class DubboEvictor implements Evictor {
       }
       if (any) {
         Object type = Reflect.call(invoker, "getInterface");
-        removed.put(type instanceof Class ? ((Class<?>) type).getName() : String.valueOf(type), 1);
+        removed.dropped(type instanceof Class ? ((Class<?>) type).getName() : String.valueOf(type));
       }
     }
     return listed;

@@ -23,6 +23,15 @@ public final class Evictions {
     removed.put(service, (before == null ? 0 : before) + n);
   }
 
+  /** The service lost the provider (counted once, however many of its invokers went). */
+  public void dropped(String service) {
+    removed.put(service, 1);
+  }
+
+  public boolean noneRemoved() {
+    return removed.isEmpty();
+  }
+
   public void failed(String service, String error) {
     errors.put(service, error);
   }
