@@ -12,28 +12,10 @@
  * /online puts everything back (the registry node, and with it the consumer's traffic).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentLog, calls, sigterm, sleep, until } from './support/offline-scenario.js';
-import { SpringCloudTwoHosts } from './support/springcloud-two-hosts.js';
+import { agentLog, calls, sleep, until } from './support/offline-scenario.js';
+import { SpringCloudTwoHosts, type DrainJson } from './support/springcloud-two-hosts.js';
 
 const SERVICE = '/services/greeter';
-
-interface Step {
-  name: string;
-  state: string;
-  outcome: string | null;
-  durationSeconds: number | null;
-}
-interface DrainJson {
-  id: number;
-  outcome: string;
-  steps: Step[];
-  consumers: {
-    notified: number;
-    failed: number;
-    unreachable: number;
-    results: Array<{ result: string; consumer: string; provider: string; durationMs: number; evicted: { evicted?: Array<{ pid: number; framework: string; service: string; removed: number; error: string | null }> } }>;
-  };
-}
 
 // The consumers: Ribbon with its default 30 s refresh unless a round says otherwise; no spring-retry, so no retry.
 const env = new SpringCloudTwoHosts('springcloud-ribbon', []);
@@ -58,53 +40,13 @@ afterAll(async () => {
 
 describe('lossless offline, Spring Cloud Netflix Ribbon (30 s refresh) across two hosts', () => {
   it('with quiesce: /offline then SIGTERM loses no request; the consumer stops calling provider 1 within 1 s', async () => {
-    const { provider1, consumer } = await env.round('P1');
-    await env.attachBoth(provider1, consumer);
-    await sleep(1_000);
-
-    const t0 = Date.now();
-    const r = await env.daemonA.get<DrainJson>(`/offline?pid=${provider1.pid}&timeout=20&quiet=1`);
-    const t1 = Date.now();
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const exitMs = await sigterm(provider1);
-    await sleep(2_000);
-
-    const after = calls(consumer).filter((c) => c.at >= t0);
-    const failed = calls(consumer).filter((c) => c.who === null);
-    const lastP1 = Math.max(...calls(consumer).filter((c) => c.who === 'P1').map((c) => c.at));
-    const goaway = r.body.consumers.results[0];
-    const log = agentLog(consumer);
-    summary.push(
-      `quiesce: ${failed.length} failed of ${calls(consumer).length} calls; last call to P1 ${lastP1 - t0} ms after /offline; ` +
-        `/offline answered in ${t1 - t0} ms (${r.body.outcome}); GoAway round trip ${goaway?.durationMs} ms; P1 exited ${exitMs} ms after SIGTERM; ` +
-        `${after.length} calls after /offline`,
-      `consumer's agent: ${log.split('\n').filter((l) => l.includes('goaway:')).map((l) => l.replace(/^\S+ INFO \[[^\]]*\] /, '')).join(' | ')}`,
-    );
-    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
-    expect(lastP1 - t0).toBeLessThan(1_000);
-    expect(after.filter((c) => c.at > t0 + 1_000).every((c) => c.who === 'P2')).toBe(true);
-    expect(after.filter((c) => c.at > t1).length).toBeGreaterThan(50);
-    expect(r.body.outcome).toBe('drained');
-    expect(t1 - t0).toBeLessThan(10_000);
-    expect(r.body.consumers).toMatchObject({ notified: 1, failed: 0, unreachable: 0 });
-    expect(goaway!.evicted.evicted).toContainEqual({ pid: consumer.pid, framework: 'ribbon', service: 'greeter', removed: 1, error: null });
-    expect(log).toMatch(new RegExp(`goaway: ribbon dropped ${env.hostA.replace(/\./g, '\\.')}:\\d+ from \\{greeter=1\\}`));
-    await consumer.kill();
+    summary.push(...(await env.quiesceRelease('ribbon')));
   }, 180_000);
 
   it('baseline, SIGTERM only: Ribbon keeps choosing the dead instance until its next refresh, and calls fail', async () => {
-    const { provider1, consumer } = await env.round('S1');
-    const t0 = Date.now();
-    const exitMs = await sigterm(provider1);
-    await sleep(4_000);
-    const after = calls(consumer).filter((c) => c.at >= t0);
-    const failed = after.filter((c) => c.who === null);
-    summary.push(
-      `SIGTERM only: ${failed.length} failed of ${after.length} calls in the ${((Date.now() - t0) / 1000).toFixed(1)} s after SIGTERM ` +
-        `(S1 exited after ${exitMs} ms; first error: ${failed[0]?.error ?? 'none'})`,
-    );
-    expect(failed.length).toBeGreaterThan(0);
-    await consumer.kill();
+    const { failed, line } = await env.sigtermOnlyRelease();
+    summary.push(line);
+    expect(failed).toBeGreaterThan(0);
   }, 180_000);
 
   it('the daemon killed mid-drain: the restarted one reports the drain, and /online puts the registration and the traffic back', async () => {

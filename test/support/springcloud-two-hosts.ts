@@ -13,10 +13,24 @@ import { startDaemon, type DaemonProcess } from './daemon.js';
 import { createNetwork, type TestNetwork } from './hosts.js';
 import { jdk17 } from './java-homes.js';
 import { buildMavenFixture, type MavenFixture } from './maven-fixtures.js';
-import { calls, until } from './offline-scenario.js';
+import { agentLog, calls, sigterm, sleep, until } from './offline-scenario.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
 
 const FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
+
+export interface DrainJson {
+  id: number;
+  outcome: string;
+  steps: Array<{ name: string; state: string; outcome: string | null; durationSeconds: number | null }>;
+  consumers: {
+    notified: number;
+    failed: number;
+    unreachable: number;
+    results: Array<{ result: string; consumer: string; provider: string; peer: string; durationMs: number; evicted: { evicted?: Array<{ pid: number; framework: string; service: string; removed: number; error: string | null }> } }>;
+  };
+}
+
+const escape = (s: string): string => s.replace(/\./g, '\\.');
 
 export class SpringCloudTwoHosts {
   readonly token = randomBytes(24).toString('hex');
@@ -138,5 +152,71 @@ export class SpringCloudTwoHosts {
       const r = await this.daemonA.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${provider1.pid}/consumers`);
       return r.body.consumers?.some((c) => c.address === this.hostB);
     });
+  }
+
+  /**
+   * The release quiesce makes lossless, asserted as a user would check it: a fresh provider 1 and
+   * consumer, the agents attached ahead of time, /offline on provider 1, then SIGTERM as kubelet
+   * sends it. No call fails; the consumer's last call to provider 1 is within 1 s of /offline; the
+   * drain ends `drained`; the GoAway reached host B's daemon from host A's address and `evictor`
+   * (the consumer's load balancer) dropped provider 1. Returns the lines for the file's summary.
+   */
+  async quiesceRelease(evictor: string): Promise<string[]> {
+    const { provider1, consumer } = await this.round('P1');
+    await this.attachBoth(provider1, consumer);
+    await sleep(1_000);
+
+    const t0 = Date.now();
+    const r = await this.daemonA.get<DrainJson>(`/offline?pid=${provider1.pid}&timeout=20&quiet=1`);
+    const t1 = Date.now();
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const exitMs = await sigterm(provider1);
+    await sleep(2_000);
+
+    const after = calls(consumer).filter((c) => c.at >= t0);
+    const failed = calls(consumer).filter((c) => c.who === null);
+    const lastP1 = Math.max(...calls(consumer).filter((c) => c.who === 'P1').map((c) => c.at));
+    const goaway = r.body.consumers.results[0];
+    const log = agentLog(consumer);
+    const lines = [
+      `quiesce: ${failed.length} failed of ${calls(consumer).length} calls; last call to P1 ${lastP1 - t0} ms after /offline; ` +
+        `/offline answered in ${t1 - t0} ms (${r.body.outcome}; steps ${r.body.steps.map((s) => `${s.name}=${s.state}${s.durationSeconds !== null ? `:${s.durationSeconds}s` : ''}`).join(' ')}; ` +
+        `wait: ${r.body.steps.find((s) => s.name === 'wait')?.outcome}); ` +
+        `GoAway round trip ${goaway?.durationMs} ms; P1 exited ${exitMs} ms after SIGTERM; ${after.length} calls after /offline, all to P2`,
+      `consumer's agent: ${log.split('\n').filter((l) => l.includes('goaway:')).map((l) => l.replace(/^\S+ INFO \[[^\]]*\] /, '')).join(' | ')}`,
+    ];
+    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+    expect(lastP1 - t0).toBeLessThan(1_000);
+    expect(after.filter((c) => c.at > t0 + 1_000).every((c) => c.who === 'P2')).toBe(true);
+    expect(after.filter((c) => c.at > t1).length).toBeGreaterThan(50);
+    expect(r.body.outcome).toBe('drained');
+    expect(t1 - t0).toBeLessThan(10_000);
+    expect(r.body.consumers).toMatchObject({ notified: 1, failed: 0, unreachable: 0 });
+    expect(goaway).toMatchObject({ consumer: this.hostB, peer: `${this.hostB}:7370`, result: 'notified' });
+    expect(goaway!.provider).toMatch(new RegExp(`^${escape(this.hostA)}:\\d+$`));
+    expect(goaway!.evicted.evicted).toContainEqual({ pid: consumer.pid, framework: evictor, service: 'greeter', removed: 1, error: null });
+    expect((await this.daemonB.get<string>('/metrics')).body).toMatch(/quiesce_goaway_received_total\{result="ok"\} 1\b/);
+    const received = this.daemonB.logs().split('\n').filter((l) => l.includes('"goaway received"')).map((l) => JSON.parse(l) as { sender: string; removed: number });
+    expect(received).toEqual([expect.objectContaining({ sender: this.hostA, removed: 1 })]);
+    expect(log).toMatch(new RegExp(`goaway: ${evictor} dropped ${escape(this.hostA)}:\\d+ from \\{greeter=1\\}`));
+    await consumer.kill();
+    return lines;
+  }
+
+  /** The baseline: SIGTERM alone on a fresh provider; the calls that failed in the 4 s after, as a summary line. */
+  async sigtermOnlyRelease(): Promise<{ failed: number; line: string }> {
+    const { provider1, consumer } = await this.round('S1');
+    const t0 = Date.now();
+    const exitMs = await sigterm(provider1);
+    await sleep(4_000);
+    const after = calls(consumer).filter((c) => c.at >= t0);
+    const failed = after.filter((c) => c.who === null);
+    await consumer.kill();
+    return {
+      failed: failed.length,
+      line:
+        `SIGTERM only: ${failed.length} failed of ${after.length} calls in the ${((Date.now() - t0) / 1000).toFixed(1)} s after SIGTERM ` +
+        `(S1 exited after ${exitMs} ms; first error: ${failed[0]?.error ?? 'none'})`,
+    };
   }
 }
