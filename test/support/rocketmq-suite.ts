@@ -263,7 +263,11 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       const d = await daemon.post(`/jvms/${consumerA.pid}/detach?force=1`);
       expect(d.status, JSON.stringify(d.body)).toBe(200);
       const t1 = Date.now();
-      await until('the hold thread gone', 10_000, () => threads(consumerA.pid).every((n) => !n.startsWith('quiesce-')));
+      // Stop ends the agent's threads after answering (hold released, executor and event loop shut down); once,
+      // under the whole suite's load, that took over 10 s: the message names what is left.
+      await until('the hold thread gone', 20_000, () => threads(consumerA.pid).every((n) => !n.startsWith('quiesce-'))).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}; agent threads still there: ${threads(consumerA.pid).filter((n) => n.startsWith('quiesce-')).join(', ')}`);
+      });
       await until('A consuming again', 30_000, () => consumed(logA, t1).length > 0);
       measured.push(`agent Stop while held → A consuming again after ${Math.min(...logA.tagged('CONSUMED', t1).map((l) => l.at)) - t1} ms (held ${t1 - t0} ms)`);
     });
