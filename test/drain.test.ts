@@ -123,9 +123,14 @@ describe('/offline', () => {
   });
 
   it('/online undoes the drain; a consumer whose daemon is down counts as unreachable and the drain still completes', async () => {
-    const on = await providerDaemon.get<{ undone: boolean; drain: number }>(`/online?pid=${provider.pid}`);
+    const on = await providerDaemon.get<{ undone: boolean; drain: number; consumers: { released: number; results: Array<{ consumer: string; provider: string; result: string }> } | null }>(`/online?pid=${provider.pid}`);
     expect(on.status).toBe(200);
     expect(on.body).toMatchObject({ undone: true, drain: first.id });
+    // The consumer the GoAway reached is told the provider is back, through the same daemon.
+    expect(on.body.consumers).toMatchObject({ released: 1, failed: 0, unreachable: 0 });
+    expect(on.body.consumers?.results[0]).toMatchObject({ consumer: '127.0.0.1', provider: `127.0.0.1:${port}`, result: 'notified' });
+    expect((await consumerDaemon.get<string>('/metrics')).body).toMatch(/quiesce_goaway_received_total\{result="released"\} 1/);
+    expect(consumerDaemon.logs()).toContain('"goaway release received"');
     await consumerDaemon.stop();
     const r = await providerDaemon.get<DrainJson>(`/offline?pid=${provider.pid}&timeout=10&quiet=0.2`);
     expect(r.status).toBe(200);
@@ -152,6 +157,11 @@ describe('/offline', () => {
     expect(r.body.error.code).toBe('forbidden');
     const own = await providerDaemon.post<{ provider: string; evicted: unknown[] }>('/goaway', { provider: '127.0.0.1:20880', ttl: 30 });
     expect(own.status).toBe(200);
+    const release = await providerDaemon.post<ErrorJson>('/goaway', { provider: '10.1.2.3:20880', release: true });
+    expect(release.status).toBe(403);
+    expect(release.body.error.message).toContain('give back');
+    const badRelease = await providerDaemon.post<ErrorJson>('/goaway', { provider: '127.0.0.1:20880', release: 'yes' });
+    expect(badRelease.status).toBe(400);
     const malformed = await providerDaemon.post<ErrorJson>('/goaway', { provider: 'nope' });
     expect(malformed.status).toBe(400);
   });

@@ -12,7 +12,7 @@
  * /online puts everything back (the registry node, and with it the consumer's traffic).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentLog, calls, sleep, until } from './support/offline-scenario.js';
+import { agentLog, calls, sigterm, sleep, until } from './support/offline-scenario.js';
 import { SpringCloudTwoHosts, type DrainJson } from './support/springcloud-two-hosts.js';
 
 const SERVICE = '/services/greeter';
@@ -41,6 +41,10 @@ afterAll(async () => {
 describe('lossless offline, Spring Cloud Netflix Ribbon (30 s refresh) across two hosts', () => {
   it('with quiesce: /offline then SIGTERM loses no request; the consumer stops calling provider 1 within 1 s', async () => {
     summary.push(...(await env.quiesceRelease('ribbon')));
+  }, 180_000);
+
+  it('/offline then /online: the consumer calls provider 1 again at once, not at its next refresh', async () => {
+    summary.push(await env.offlineThenOnline('ribbon'));
   }, 180_000);
 
   it('baseline, SIGTERM only: Ribbon keeps choosing the dead instance until its next refresh, and calls fail', async () => {
@@ -109,6 +113,6 @@ describe('lossless offline, Spring Cloud Netflix Ribbon (30 s refresh) across tw
     expect(log).toMatch(/goaway: ribbon no longer keeps \S+ out of greeter \(the registry no longer lists it\)/);
     expect(log).toMatch(/goaway: ribbon put back greeter's own server list filter/);
     await consumer.kill();
-    await provider1.kill();
+    await sigterm(provider1);
   }, 180_000);
 });

@@ -30,6 +30,10 @@ describe('lossless offline, Spring Cloud LoadBalancer (35 s cache) across two ho
     summary.push(...(await env.quiesceRelease('springcloud-loadbalancer')));
   }, 180_000);
 
+  it('/offline then /online: the consumer calls provider 1 again at once, not at its next refresh', async () => {
+    summary.push(await env.offlineThenOnline('springcloud-loadbalancer'));
+  }, 180_000);
+
   it('baseline, SIGTERM only: the consumer keeps choosing the dead instance from its cache, and calls fail', async () => {
     const { failed, line } = await env.sigtermOnlyRelease();
     summary.push(line);

@@ -63,11 +63,21 @@ export interface WriteableReport {
   error?: string;
 }
 
+/** What /online's release did: the consumers the drain's GoAway notified, told the provider is back. */
+export interface ReleaseReport {
+  released: number;
+  failed: number;
+  unreachable: number;
+  results: GoAwayResult[];
+}
+
 export interface OnlineResult {
   pid: number;
   drain: number | null;
   restored: unknown[];
   writeable: WriteableReport | null;
+  /** Null when the drain notified no consumer (or nothing was undone). */
+  consumers: ReleaseReport | null;
   undone: boolean;
 }
 
@@ -164,7 +174,7 @@ export class Drainer {
     if (running) await running.catch(() => undefined);
     const { session, jvm } = await this.opts.fleet.ensureAgent(pid);
     const latest = this.opts.store.latest(pid, jvm.startTime);
-    if (!latest || latest.state === 'undone') return { pid, drain: latest?.id ?? null, restored: [], writeable: null, undone: false };
+    if (!latest || latest.state === 'undone') return { pid, drain: latest?.id ?? null, restored: [], writeable: null, consumers: null, undone: false };
     const restored: unknown[] = [];
     const kinds = [...new Set(latest.steps.flatMap((s) => (s.state === 'done' && isKinds(s.detail) ? s.detail.kinds : [])))];
     if (kinds.length > 0) {
@@ -188,10 +198,32 @@ export class Drainer {
       }
       if (writeable.error) this.log.warn({ pid, err: writeable.error }, 'could not announce writeable');
     }
+    const consumers = await this.release(latest);
     this.opts.store.markUndone(latest.id);
     this.opts.metrics.drainPhase.set({ pid: String(pid) }, 0);
-    this.log.info({ pid, drain: latest.id, kinds, writeable }, 'drain undone');
-    return { pid, drain: latest.id, restored, writeable, undone: true };
+    this.log.info({ pid, drain: latest.id, kinds, writeable, released: consumers?.released ?? 0 }, 'drain undone');
+    return { pid, drain: latest.id, restored, writeable, consumers, undone: true };
+  }
+
+  /**
+   * After the registration is back: the consumers the drain's GoAway reached are told the provider
+   * is back, so their load balancers list it again now instead of at their next refresh (or the
+   * GoAway's TTL). A consumer that does not answer only waits for that refresh.
+   */
+  private async release(latest: DrainRecord): Promise<ReleaseReport | null> {
+    const goaway = latest.steps.find((s) => s.name === 'goaway');
+    const sent = goaway?.state === 'done' && isGoAwayDetail(goaway.detail) ? goaway.detail.results.filter((r) => r.result === 'notified') : [];
+    if (sent.length === 0) return null;
+    const targets: GoAwayTarget[] = sent.map((r) => ({ peer: r.peer, consumer: r.consumer, provider: r.provider, services: [] }));
+    const results = await sendGoAways(targets, {
+      ttlSeconds: 0,
+      timeoutMs: this.opts.goawayTimeoutMs ?? 1_500,
+      concurrency: 8,
+      deadline: Date.now() + 5_000,
+      release: true,
+    });
+    const count = (k: string): number => results.filter((r) => r.result === k).length;
+    return { released: count('notified'), failed: count('failed'), unreachable: count('unreachable'), results };
   }
 
   get(id: number): DrainSummary | undefined {
@@ -412,4 +444,8 @@ export function parseDrainParams(q: Record<string, unknown>): DrainParams {
     return Math.round(n * 1000);
   };
   return { timeoutMs: seconds('timeout', 25, 3600), quietMs: seconds('quiet', 1, 600) };
+}
+
+function isGoAwayDetail(d: unknown): d is { results: GoAwayResult[] } {
+  return typeof d === 'object' && d !== null && Array.isArray((d as { results?: unknown }).results);
 }

@@ -34,6 +34,8 @@ export interface GoAwayOptions {
   concurrency: number;
   /** Latest moment to still send (the drain's deadline). */
   deadline: number;
+  /** Send a release ("the provider is back", /online) instead of a GoAway. */
+  release?: boolean;
 }
 
 export async function sendGoAways(targets: GoAwayTarget[], opts: GoAwayOptions): Promise<GoAwayResult[]> {
@@ -57,17 +59,17 @@ async function sendOne(t: GoAwayTarget, opts: GoAwayOptions): Promise<GoAwayResu
     const left = opts.deadline - Date.now();
     if (left <= 0) break;
     attempts++;
-    last = await post(t, opts.ttlSeconds, Math.min(opts.timeoutMs, left));
+    last = await post(t, opts, Math.min(opts.timeoutMs, left));
     if (last.status !== null && last.status < 500) break;
   }
   const result: GoAwayResultKind = last.status !== null && last.status >= 200 && last.status < 300 ? 'notified' : last.unreachable ? 'unreachable' : 'failed';
   return { peer: t.peer, consumer: t.consumer, provider: t.provider, result, status: last.status, error: last.error, attempts, evicted: last.body, durationMs: Date.now() - started };
 }
 
-function post(t: GoAwayTarget, ttl: number, timeoutMs: number): Promise<{ status: number | null; error: string | null; body: unknown; unreachable: boolean }> {
+function post(t: GoAwayTarget, opts: GoAwayOptions, timeoutMs: number): Promise<{ status: number | null; error: string | null; body: unknown; unreachable: boolean }> {
   const [host, port] = splitHostPort(t.peer);
   const providerHost = splitHostPort(t.provider)[0];
-  const body = JSON.stringify({ provider: t.provider, services: t.services, ttl });
+  const body = JSON.stringify(opts.release ? { provider: t.provider, services: t.services, release: true } : { provider: t.provider, services: t.services, ttl: opts.ttlSeconds });
   return new Promise((resolve) => {
     const req = request(
       {

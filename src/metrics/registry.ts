@@ -93,7 +93,7 @@ export class Metrics {
   });
   readonly goawayReceived = new Counter({
     name: 'quiesce_goaway_received_total',
-    help: 'GoAways received from providers\' daemons, by result (ok, forbidden).',
+    help: 'GoAways received from providers\' daemons, by result (ok, released: a release from /online, forbidden).',
     labelNames: ['result'],
     registers: [this.registry],
   });

@@ -2,6 +2,8 @@
  * GoAway, consumer side: a provider's daemon says "I am going away"; every local JVM's agent
  * evicts that provider from its load-balancer caches at once and keeps it out for the TTL
  * (or until the registry stops listing it). A GoAway may only remove its sender's address.
+ * A release (`"release": true`, sent by /online) says "I am back": the agents stop keeping it
+ * out and have their frameworks list it again now, from the registry.
  */
 import { QuiesceError, isQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,6 +14,8 @@ export interface GoAwayRequest {
   provider: string;
   services: string[];
   ttlSeconds: number;
+  /** The provider is back: give it back to the consumers' lists instead of removing it. */
+  release: boolean;
 }
 
 export interface EvictionView {
@@ -19,11 +23,14 @@ export interface EvictionView {
   framework: string;
   service: string;
   removed: number;
+  /** On a release: lists / balancers / invokers given the provider back. */
+  released: number;
   error: string | null;
 }
 
 export interface GoAwayAnswer {
   provider: string;
+  release: boolean;
   evicted: EvictionView[];
   jvms: number;
 }
@@ -34,13 +41,15 @@ export function parseGoAway(body: unknown): GoAwayRequest {
   const b = (body ?? {}) as Record<string, unknown>;
   const provider = b['provider'];
   if (typeof provider !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(provider)) {
-    throw new QuiesceError('bad_request', 'body must be {"provider": "ip:port", "services"?: [...], "ttl"?: seconds}');
+    throw new QuiesceError('bad_request', 'body must be {"provider": "ip:port", "services"?: [...], "ttl"?: seconds, "release"?: boolean}');
   }
   const services = b['services'] ?? [];
   if (!Array.isArray(services) || !services.every((s) => typeof s === 'string')) throw new QuiesceError('bad_request', '"services" must be an array of strings');
+  const release = b['release'] ?? false;
+  if (typeof release !== 'boolean') throw new QuiesceError('bad_request', '"release" must be true or false');
   const ttl = b['ttl'] ?? 60;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new QuiesceError('bad_request', `"ttl" must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
-  return { provider, services: services as string[], ttlSeconds: ttl };
+  return { provider, services: services as string[], ttlSeconds: ttl, release };
 }
 
 /** The provider's IP, normalized as a sender address is (no brackets, IPv4-mapped IPv6 as IPv4). */
@@ -68,26 +77,31 @@ export class GoAwayReceiver {
   async receive(req: GoAwayRequest, sender: string | null): Promise<GoAwayAnswer> {
     if (sender !== null && normalizeAddress(sender) !== hostOf(req.provider)) {
       this.metrics.goawayReceived.inc({ result: 'forbidden' });
-      throw new QuiesceError('forbidden', `a GoAway may only remove its sender's own address: ${normalizeAddress(sender)} asked to remove ${req.provider}`);
+      throw new QuiesceError('forbidden', `a GoAway may only ${req.release ? 'give back' : 'remove'} its sender's own address: ${normalizeAddress(sender)} asked about ${req.provider}`);
     }
     const evicted: EvictionView[] = [];
     const sessions = this.fleet.connectedSessions();
     await Promise.all(
       sessions.map(async ({ pid, session }) => {
         try {
-          const r = await session.command({ $case: 'evict', value: { provider: req.provider, services: req.services, ttlSeconds: req.ttlSeconds } }, 5_000);
+          const r = await session.command({ $case: 'evict', value: { provider: req.provider, services: req.services, ttlSeconds: req.ttlSeconds, release: req.release } }, 5_000);
           if (r.body?.$case === 'evicted') {
-            for (const e of r.body.value.evictions) evicted.push({ pid, framework: e.framework, service: e.service, removed: e.removed, error: e.error || null });
+            for (const e of r.body.value.evictions) evicted.push({ pid, framework: e.framework, service: e.service, removed: e.removed, released: e.released, error: e.error || null });
           }
         } catch (e) {
           const message = isQuiesceError(e) ? e.message : String(e);
-          evicted.push({ pid, framework: '', service: '', removed: 0, error: message });
+          evicted.push({ pid, framework: '', service: '', removed: 0, released: 0, error: message });
         }
       }),
     );
-    this.metrics.goawayReceived.inc({ result: 'ok' });
-    const removed = evicted.reduce((n, e) => n + e.removed, 0);
-    this.log.info({ provider: req.provider, sender, jvms: sessions.length, removed }, 'goaway received');
-    return { provider: req.provider, evicted, jvms: sessions.length };
+    this.metrics.goawayReceived.inc({ result: req.release ? 'released' : 'ok' });
+    if (req.release) {
+      const released = evicted.reduce((n, e) => n + e.released, 0);
+      this.log.info({ provider: req.provider, sender, jvms: sessions.length, released }, 'goaway release received');
+    } else {
+      const removed = evicted.reduce((n, e) => n + e.removed, 0);
+      this.log.info({ provider: req.provider, sender, jvms: sessions.length, removed }, 'goaway received');
+    }
+    return { provider: req.provider, release: req.release, evicted, jvms: sessions.length };
   }
 }

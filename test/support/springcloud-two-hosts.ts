@@ -26,7 +26,7 @@ export interface DrainJson {
     notified: number;
     failed: number;
     unreachable: number;
-    results: Array<{ result: string; consumer: string; provider: string; peer: string; durationMs: number; evicted: { evicted?: Array<{ pid: number; framework: string; service: string; removed: number; error: string | null }> } }>;
+    results: Array<{ result: string; consumer: string; provider: string; peer: string; durationMs: number; evicted: { evicted?: Array<{ pid: number; framework: string; service: string; removed: number; released: number; error: string | null }> } }>;
   };
 }
 
@@ -194,7 +194,7 @@ export class SpringCloudTwoHosts {
     expect(r.body.consumers).toMatchObject({ notified: 1, failed: 0, unreachable: 0 });
     expect(goaway).toMatchObject({ consumer: this.hostB, peer: `${this.hostB}:7370`, result: 'notified' });
     expect(goaway!.provider).toMatch(new RegExp(`^${escape(this.hostA)}:\\d+$`));
-    expect(goaway!.evicted.evicted).toContainEqual({ pid: consumer.pid, framework: evictor, service: 'greeter', removed: 1, error: null });
+    expect(goaway!.evicted.evicted).toContainEqual({ pid: consumer.pid, framework: evictor, service: 'greeter', removed: 1, released: 0, error: null });
     expect((await this.daemonB.get<string>('/metrics')).body).toMatch(/quiesce_goaway_received_total\{result="ok"\} 1\b/);
     const received = this.daemonB.logs().split('\n').filter((l) => l.includes('"goaway received"')).map((l) => JSON.parse(l) as { sender: string; removed: number });
     expect(received).toEqual([expect.objectContaining({ sender: this.hostA, removed: 1 })]);
@@ -218,5 +218,39 @@ export class SpringCloudTwoHosts {
         `SIGTERM only: ${failed.length} failed of ${after.length} calls in the ${((Date.now() - t0) / 1000).toFixed(1)} s after SIGTERM ` +
         `(S1 exited after ${exitMs} ms; first error: ${failed[0]?.error ?? 'none'})`,
     };
+  }
+
+  /**
+   * An SRE's round trip: /offline on a fresh provider 1 (no SIGTERM), then /online. The drain's
+   * GoAway took provider 1 out of the consumer's load balancer; /online registers it again and
+   * releases it there, so the consumer calls it again within 2 s instead of at its next refresh
+   * (35 s cache, 30 s Ribbon refresh). No call fails. Returns the summary line.
+   */
+  async offlineThenOnline(evictor: string): Promise<string> {
+    const { provider1, consumer } = await this.round('R1');
+    await this.attachBoth(provider1, consumer);
+    await sleep(1_000);
+    const off = await this.daemonA.get<DrainJson>(`/offline?pid=${provider1.pid}&timeout=20&quiet=0.5`);
+    expect(off.status, JSON.stringify(off.body)).toBe(200);
+    expect(off.body.consumers).toMatchObject({ notified: 1 });
+    await sleep(1_000);
+    const t0 = Date.now();
+    expect(calls(consumer).filter((c) => c.who === 'R1' && c.at > t0 - 800)).toEqual([]);
+    const on = await this.daemonA.get<{ undone: boolean; consumers: { released: number; results: Array<{ result: string; evicted: { evicted?: Array<{ framework: string; released: number }> } }> } | null }>(
+      `/online?pid=${provider1.pid}`,
+    );
+    const t1 = Date.now();
+    expect(on.status, JSON.stringify(on.body)).toBe(200);
+    expect(on.body).toMatchObject({ undone: true, consumers: { released: 1, failed: 0, unreachable: 0 } });
+    expect(on.body.consumers!.results[0]!.evicted.evicted).toContainEqual(expect.objectContaining({ framework: evictor, released: 1 }));
+    const back = await until('the consumer to call R1 again', 5_000, () => calls(consumer).find((c) => c.who === 'R1' && c.at >= t0)?.at);
+    const failed = calls(consumer).filter((c) => c.who === null);
+    expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+    expect(back - t0).toBeLessThan(2_000);
+    expect(agentLog(consumer)).toMatch(new RegExp(`goaway: ${evictor} gave ${escape(this.hostA)}:\\d+ back`));
+    await consumer.kill();
+    // SIGTERM, not a kill: Spring deregisters it, so no stale node is left for the next rounds' consumers.
+    await sigterm(provider1);
+    return `/offline then /online: /online answered in ${t1 - t0} ms; the consumer called R1 again ${back - t0} ms after /online (its load balancer would have waited for its next refresh); 0 failed calls`;
   }
 }

@@ -173,6 +173,33 @@ public final class DubboEvictor implements Evictor {
     return done.report(target);
   }
 
+  /**
+   * Recovers the invokers the GoAway disabled and unmarks the clients it marked; the registry's
+   * own notification (the provider registered again) does the rest.
+   */
+  @Override
+  public synchronized List<Eviction> release(EvictTarget target) {
+    Evictions done = new Evictions(FRAMEWORK);
+    for (Iterator<Keep> it = keeps.iterator(); it.hasNext();) {
+      Keep k = it.next();
+      if (!k.target.provider().equals(target.provider())) {
+        continue;
+      }
+      int[] n = undo(k);
+      it.remove();
+      if (n[0] + n[1] > 0) {
+        for (String s : target.services().isEmpty() ? Collections.singletonList("") : target.services()) {
+          done.released(s, n[0] + n[1]);
+        }
+      }
+      AgentLog.info("goaway: dubbo gave " + target + " back (" + n[0] + " invoker(s) recovered, " + n[1] + " client(s) unmarked)");
+    }
+    if (keeps.isEmpty()) {
+      keeper.stop();
+    }
+    return done.releaseReport();
+  }
+
   @Override
   public synchronized void warm() {
     try {

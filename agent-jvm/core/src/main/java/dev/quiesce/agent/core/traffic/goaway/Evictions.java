@@ -12,6 +12,7 @@ public final class Evictions {
   private final String framework;
   private final Map<String, Integer> removed = new LinkedHashMap<String, Integer>();
   private final Map<String, String> errors = new LinkedHashMap<String, String>();
+  private final Map<String, Integer> released = new LinkedHashMap<String, Integer>();
 
   public Evictions(String framework) {
     this.framework = framework;
@@ -32,6 +33,12 @@ public final class Evictions {
     return removed.isEmpty();
   }
 
+  /** n lists / invokers of this service were given the provider back (a release). */
+  public void released(String service, int n) {
+    Integer before = released.get(service);
+    released.put(service, (before == null ? 0 : before) + n);
+  }
+
   public void failed(String service, String error) {
     errors.put(service, error);
   }
@@ -39,6 +46,18 @@ public final class Evictions {
   /** Service → instances removed, for the log. */
   public Map<String, Integer> removedByService() {
     return Collections.unmodifiableMap(removed);
+  }
+
+  /** A release's answer: one Eviction per service given the provider back, and the failures. */
+  public List<Eviction> releaseReport() {
+    List<Eviction> out = new ArrayList<Eviction>();
+    for (Map.Entry<String, Integer> e : released.entrySet()) {
+      out.add(Eviction.newBuilder().setFramework(framework).setService(e.getKey()).setReleased(e.getValue()).build());
+    }
+    for (Map.Entry<String, String> e : errors.entrySet()) {
+      out.add(Eviction.newBuilder().setFramework(framework).setService(e.getKey()).setError(e.getValue()).build());
+    }
+    return out;
   }
 
   /**

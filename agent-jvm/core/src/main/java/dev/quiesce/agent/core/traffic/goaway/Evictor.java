@@ -30,6 +30,15 @@ public interface Evictor {
    */
   default void warm() {}
 
+  /**
+   * The provider is back (/online): stops keeping it out and lets the framework list it again now,
+   * from the registry, rather than at its next refresh. One Eviction (with {@code released}) per
+   * list given back; empty when this evictor had dropped nothing of that provider.
+   */
+  default List<Eviction> release(EvictTarget target) throws Exception {
+    return java.util.Collections.emptyList();
+  }
+
   /** The agent is stopping: stop keeping providers out, end any thread. Never throws. */
   default void close() {}
 }

@@ -19,6 +19,9 @@ public final class GoAwayService {
   /** One Eviction per service list that lost the provider; a framework's failure is its Eviction.error. */
   public EvictReport evict(Evict command) throws TrafficException {
     EvictTarget target = EvictTarget.of(command);
+    if (command.getRelease()) {
+      return release(target);
+    }
     long t0 = System.nanoTime();
     EvictReport.Builder report = EvictReport.newBuilder();
     int removed = 0;
@@ -37,6 +40,29 @@ public final class GoAwayService {
     }
     AgentLog.info("goaway: evicted " + target + " (" + removed + " instance(s) removed, "
         + report.getEvictionsCount() + " list(s), ttl " + target.ttlMillis() / 1000 + " s) in "
+        + (System.nanoTime() - t0) / 1000 + " us");
+    return report.build();
+  }
+
+  /** The provider is back: every evictor gives it back to the lists it had dropped it from. */
+  private EvictReport release(EvictTarget target) {
+    long t0 = System.nanoTime();
+    EvictReport.Builder report = EvictReport.newBuilder();
+    int released = 0;
+    for (Evictor e : evictors) {
+      try {
+        for (Eviction ev : e.release(target)) {
+          report.addEvictions(ev);
+          released += ev.getReleased();
+        }
+      } catch (Throwable t) {
+        AgentLog.warn("goaway: " + e.framework() + " could not release " + target, t);
+        String msg = t.getMessage();
+        report.addEvictions(Eviction.newBuilder().setFramework(e.framework())
+            .setError("release_failed: " + t.getClass().getName() + (msg == null ? "" : ": " + msg)));
+      }
+    }
+    AgentLog.info("goaway: released " + target + " (" + released + " list(s) given it back) in "
         + (System.nanoTime() - t0) / 1000 + " us");
     return report.build();
   }

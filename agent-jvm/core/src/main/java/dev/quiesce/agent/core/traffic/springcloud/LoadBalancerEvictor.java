@@ -57,6 +57,17 @@ public final class LoadBalancerEvictor implements Evictor {
   private final List<WeakReference<Object>> managers = new ArrayList<WeakReference<Object>>();
   /** Guarded by this. */
   private final List<Keep> keeps = new ArrayList<Keep>();
+  /**
+   * The latest GoAway per provider, kept after it ended (bounded): a release after the keep ended
+   * (the registry had dropped the provider) still knows which cached lists to reset.
+   */
+  private final Map<String, Keep> latest = new LinkedHashMap<String, Keep>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Keep> eldest) {
+      return size() > LATEST_LIMIT;
+    }
+  };
+  private static final int LATEST_LIMIT = 64;
   private final KeepTimer keeper = new KeepTimer("goaway-springcloud", KEEP_TICK_MS, new Runnable() {
     @Override
     public void run() {
@@ -116,10 +127,42 @@ public final class LoadBalancerEvictor implements Evictor {
       }
     }
     keeps.add(keep);
+    latest.put(target.provider(), keep);
     keeper.ensureRunning();
     AgentLog.info("goaway: springcloud-loadbalancer dropped " + target + " from " + done.removedByService() + " in "
         + caches.size() + " cache(s); keeping it out for " + target.ttlMillis() / 1000 + " s");
     return done.report(target);
+  }
+
+  /**
+   * Every list the GoAway had filtered is evicted from its cache, so the very next choice fetches
+   * the instances from the registry again, the provider among them, instead of at the cache's TTL.
+   */
+  @Override
+  public synchronized List<Eviction> release(EvictTarget target) throws Exception {
+    for (Iterator<Keep> it = keeps.iterator(); it.hasNext();) {
+      if (it.next().target.provider().equals(target.provider())) {
+        it.remove();
+      }
+    }
+    Keep keep = latest.remove(target.provider());
+    if (keep == null) {
+      return Collections.emptyList();
+    }
+    Evictions done = new Evictions(FRAMEWORK);
+    for (Object cache : keep.caches) {
+      for (Object key : keep.ours.keySet()) {
+        try {
+          call(cache, SPRING_CACHE, "evict", new Class<?>[] {Object.class}, key);
+          done.released(String.valueOf(key), 1);
+        } catch (Exception e) {
+          done.failed(String.valueOf(key), Reflect.describe("release_failed", e));
+        }
+      }
+    }
+    AgentLog.info("goaway: springcloud-loadbalancer gave " + target + " back: " + keep.ours.keySet()
+        + " will be fetched from the registry on their next use");
+    return done.releaseReport();
   }
 
   @Override
@@ -139,6 +182,7 @@ public final class LoadBalancerEvictor implements Evictor {
   @Override
   public synchronized void close() {
     keeps.clear();
+    latest.clear();
     keeper.stopNow();
   }
 

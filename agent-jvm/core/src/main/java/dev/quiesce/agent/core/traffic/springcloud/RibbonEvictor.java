@@ -17,6 +17,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -58,6 +59,13 @@ public final class RibbonEvictor implements Evictor {
   private final List<WeakReference<Object>> walked = new ArrayList<WeakReference<Object>>();
   /** Balancer → our filter in it. Guarded by this; emptied as keeps end, so no balancer is held long. */
   private final Map<Object, Guard> guards = new IdentityHashMap<Object, Guard>();
+  /** Per provider (bounded), the balancers its latest GoAway took it out of, weakly: a release refreshes them. */
+  private final Map<String, List<WeakReference<Object>>> latest = new LinkedHashMap<String, List<WeakReference<Object>>>() {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, List<WeakReference<Object>>> eldest) {
+      return size() > 64;
+    }
+  };
   private final KeepTimer keeper = new KeepTimer("goaway-ribbon", KEEP_TICK_MS, new Runnable() {
     @Override
     public void run() {
@@ -173,6 +181,7 @@ public final class RibbonEvictor implements Evictor {
   public synchronized List<Eviction> evict(EvictTarget target) throws Exception {
     Evictions done = new Evictions(FRAMEWORK);
     List<Object> balancers = balancers();
+    List<WeakReference<Object>> touched = new ArrayList<WeakReference<Object>>();
     for (Object lb : balancers) {
       String name = name(lb);
       try {
@@ -191,6 +200,7 @@ public final class RibbonEvictor implements Evictor {
           g.keeps.add(new Keep(target));
         }
         setServers(lb, without(servers, Collections.singletonList(new Keep(target))));
+        touched.add(new WeakReference<Object>(lb));
         done.removed(name, n);
       } catch (Exception e) {
         done.failed(name, Reflect.describe("evict_failed", e));
@@ -199,12 +209,61 @@ public final class RibbonEvictor implements Evictor {
     if (balancers.isEmpty()) {
       return Collections.emptyList();
     }
+    if (!touched.isEmpty()) {
+      latest.put(target.provider(), touched);
+    }
     if (!guards.isEmpty()) {
       keeper.ensureRunning();
     }
     AgentLog.info("goaway: ribbon dropped " + target + " from " + done.removedByService() + " of " + balancers.size()
         + " load balancer(s); keeping it out for " + target.ttlMillis() / 1000 + " s");
     return done.report(target);
+  }
+
+  /**
+   * Stops keeping the provider out (the application's own filter back where nothing else is kept
+   * out), and refreshes the balancers it was taken out of now ({@code updateListOfServers}: one
+   * registry read each), so they list it again without waiting for their next refresh.
+   */
+  @Override
+  public synchronized List<Eviction> release(EvictTarget target) throws Exception {
+    for (Iterator<Map.Entry<Object, Guard>> it = guards.entrySet().iterator(); it.hasNext();) {
+      Map.Entry<Object, Guard> e = it.next();
+      Guard g = e.getValue();
+      boolean empty;
+      synchronized (g.keeps) {
+        for (Iterator<Keep> k = g.keeps.iterator(); k.hasNext();) {
+          if (k.next().target.provider().equals(target.provider())) {
+            k.remove();
+          }
+        }
+        empty = g.keeps.isEmpty();
+      }
+      if (empty) {
+        unwrap(e.getKey(), g);
+        it.remove();
+      }
+    }
+    List<WeakReference<Object>> touched = latest.remove(target.provider());
+    if (touched == null) {
+      return Collections.emptyList();
+    }
+    Evictions done = new Evictions(FRAMEWORK);
+    for (WeakReference<Object> r : touched) {
+      Object lb = r.get();
+      if (lb == null) {
+        continue;
+      }
+      String name = name(lb);
+      try {
+        Reflect.call(lb, "updateListOfServers");
+        done.released(name, 1);
+      } catch (Exception e) {
+        done.failed(name, Reflect.describe("release_failed", e));
+      }
+    }
+    AgentLog.info("goaway: ribbon gave " + target + " back: refreshed " + touched.size() + " load balancer(s) from the registry");
+    return done.releaseReport();
   }
 
   @Override
@@ -226,6 +285,7 @@ public final class RibbonEvictor implements Evictor {
       unwrap(e.getKey(), e.getValue());
     }
     guards.clear();
+    latest.clear();
     keeper.stopNow();
   }
 
