@@ -109,6 +109,7 @@ interface OnlineJson {
   undone: boolean;
   restored: unknown[];
   writeable: { channels?: number; framework?: string; version?: string; skipped?: string; error?: string } | null;
+  consumers: { released: number; failed: number; unreachable: number; results: Array<{ result: string; evicted: { evicted?: Array<{ framework: string; released: number }> } }> } | null;
 }
 
 export function offlineDubboSuite(o: OfflineDubboOptions): void {
@@ -347,6 +348,45 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
       },
       240_000,
     );
+
+    if (o.writeableEvent) {
+      it("/online with the consumer's agent attached too: the GoAway is released, and the consumer calls provider 1 again", async () => {
+        // The direct reference keeps O2 listed in one of the consumer's directories, so the GoAway's keep
+        // lasts through the drain and the release has disabled invokers to recover. (Through the registry,
+        // O2's new registration is a new invoker that Dubbo 3 would use by itself: a release matters most
+        // to load balancers that cache lists, Spring Cloud's and Ribbon, tested in their own files.)
+        const { provider1, consumer, since } = await round('O2', true);
+        await Promise.all([attach(daemonA, provider1.pid), attach(daemonB, consumer.pid)]);
+        await until('daemon A to see the consumer on host B', 15_000, async () => {
+          const r = await daemonA.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${provider1.pid}/consumers`);
+          return r.body.consumers?.some((c) => c.address === hostB());
+        });
+        if (o.directories) await until("B's agent to have found the consumer's directories", 15_000, () => /goaway: dubbo found [1-9]\d* directories/.test(agentLog(consumer)));
+        const off = await daemonA.get<DrainJson>(`/offline?pid=${provider1.pid}&timeout=10&quiet=0.5`);
+        expect(off.status, JSON.stringify(off.body)).toBe(200);
+        expect(off.body.consumers).toMatchObject({ notified: 1 });
+        await until('the consumer to stop calling O2', 5_000, () => {
+          const last = calls(consumer).at(-1);
+          return last !== undefined && last.at > off.body.startedAt + 500 && last.who === 'P2';
+        });
+        await sleep(1_000);
+        const t0 = Date.now();
+        const on = await daemonA.get<OnlineJson>(`/online?pid=${provider1.pid}`);
+        expect(on.status, JSON.stringify(on.body)).toBe(200);
+        expect(on.body.consumers).toMatchObject({ released: 1, failed: 0, unreachable: 0 });
+        expect(on.body.consumers!.results[0]!.evicted.evicted).toContainEqual(expect.objectContaining({ framework: 'dubbo', released: expect.any(Number) }));
+        const released = on.body.consumers!.results[0]!.evicted.evicted!.filter((e) => e.framework === 'dubbo').reduce((n, e) => n + e.released, 0);
+        expect(released).toBeGreaterThanOrEqual(1);
+        const again = await until('the consumer to call O2 again', 10_000, () => calls(consumer).find((c) => c.who === 'O2' && c.at >= t0)?.at);
+        const failed = calls(consumer).filter((c) => c.at >= since && c.who === null);
+        summary.push(`/online with the consumer's agent attached: ${released} invoker(s) given back by the release; the consumer called O2 again +${again - t0} ms after /online; ${failed.length} failed calls`);
+        expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+        expect(again - t0).toBeLessThan(5_000);
+        expect(agentLog(consumer)).toMatch(/goaway: dubbo gave \S+ back \([1-9]\d* invoker\(s\) recovered/);
+        await consumer.kill();
+        await provider1.kill();
+      }, 240_000);
+    }
 
     it("baseline, SIGTERM only: Dubbo's own shutdown hook — what happens without quiesce", async () => {
       const { provider1, consumer, since } = await round('S1');
