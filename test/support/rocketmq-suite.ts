@@ -272,6 +272,36 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       measured.push(`agent Stop while held → A consuming again after ${Math.min(...logA.tagged('CONSUMED', t1).map((l) => l.at)) - t1} ms (held ${t1 - t0} ms)`);
     });
 
+    it('/offline holds the RocketMQ client after the wait (the events step), and /online releases it', async () => {
+      interface Step { name: string; state: string; outcome: string | null; startedAt: number | null; durationSeconds: number | null }
+      const t0 = Date.now();
+      // The test runs as root in the consumers' network namespace: a self-drain, as from a preStop hook.
+      const r = await daemon.get<{ outcome: string; steps: Step[] }>(`/offline?pid=${consumerB.pid}&timeout=10&quiet=0.5`);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body.outcome).toBe('drained');
+      const step = (name: string): Step => r.body.steps.find((x) => x.name === name)!;
+      expect(step('deregister')).toMatchObject({ state: 'skipped' });
+      expect(step('wait')).toMatchObject({ state: 'done' });
+      expect(step('events')).toMatchObject({ state: 'done', outcome: 'held rocketmq: 1 channel(s) closed' });
+      // After the wait, not beside it: in-flight requests may still produce.
+      const waitEnded = step('wait').startedAt! + step('wait').durationSeconds! * 1000;
+      expect(step('events').startedAt!).toBeGreaterThanOrEqual(waitEnded - 1);
+      const held = Date.now();
+      await until('A on all four queues', 30_000, () => new Set(logA.tagged('CONSUMED', Date.now() - 2_000).map((l) => l.words[2])).size === 4);
+      const lastB = Math.max(0, ...logB.tagged('CONSUMED', t0).map((l) => l.at));
+      expect(lastB).toBeLessThan(held + 500);
+      expect(threads(consumerB.pid).filter((n) => n.startsWith('quiesce-rocketm'))).toHaveLength(1);
+
+      const t1 = Date.now();
+      const on = await daemon.get<{ undone: boolean; restored: Change[]; consumers: unknown }>(`/online?pid=${consumerB.pid}`);
+      expect(on.status, JSON.stringify(on.body)).toBe(200);
+      expect(on.body).toMatchObject({ undone: true, consumers: null });
+      expect(on.body.restored).toMatchObject([{ traffic: 'rocketmq', restored: [servers.broker] }]);
+      await until('B consuming again', 30_000, () => consumed(logB, t1).length > 0);
+      const back = Math.min(...logB.tagged('CONSUMED', t1).map((l) => l.at));
+      measured.push(`/offline on B: events step held it ${held - t0} ms after the call (after the wait); /online → B consuming again after ${back - t1} ms`);
+    });
+
     it('every message sent was consumed at least once: none lost', async () => {
       // Stop the producer: a file in its container's private /tmp.
       writeFileSync(`/proc/${producer.pid}/root/tmp/stop-producer`, '');
