@@ -106,6 +106,10 @@ describe('/offline', () => {
     expect(pm).toMatch(/quiesce_goaway_sent_total\{result="notified"\} 1/);
     expect(pm).toMatch(/quiesce_drain_duration_seconds_count\{outcome="drained"\} 1/);
     expect(pm).toMatch(/quiesce_drain_step_duration_seconds_count\{step="goaway"\} 1/);
+    // Per JVM: the phase (6: ended) and the in-flight requests its agent counted at the end of the wait.
+    expect(pm).toContain(`quiesce_drain_phase{pid="${provider.pid}"} 6`);
+    expect(pm).toContain(`quiesce_inflight_requests{pid="${provider.pid}"} 0`);
+    expect(pm).toMatch(/quiesce_consumers_tracked [1-9]/);
   });
 
   it('a repeated /offline joins the drain instead of starting another', async () => {
