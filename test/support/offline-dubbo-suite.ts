@@ -168,6 +168,20 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
   }
 
   /**
+   * Both agents attached ahead of time (as the adopt policy does: /offline spends no time
+   * attaching), daemon A seeing the consumer on host B, and B's agent having found the consumer's
+   * directories at attach time (warm-up), not in the GoAway.
+   */
+  async function attachBoth(provider1: ContainerJvm, consumer: ContainerJvm): Promise<void> {
+    await Promise.all([attach(daemonA, provider1.pid), attach(daemonB, consumer.pid)]);
+    await until('daemon A to see the consumer on host B', 15_000, async () => {
+      const r = await daemonA.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${provider1.pid}/consumers`);
+      return r.body.consumers?.some((c) => c.address === hostB());
+    });
+    if (o.directories) await until("B's agent to have found the consumer's directories", 15_000, () => /goaway: dubbo found [1-9]\d* directories/.test(agentLog(consumer)));
+  }
+
+  /**
    * A fresh provider 1 on host A and a fresh consumer on host B, calling both providers. `since`:
    * when both had answered (the consumer's calls before, while it waited for the registry, are not
    * counted: setCheck(false) makes them fail with "No provider available").
@@ -215,14 +229,7 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
   describe(`lossless offline, ${o.label} (ZooKeeper registry, retries=0) across two hosts`, () => {
     it('with quiesce: /offline then SIGTERM loses no request; the consumer stops calling provider 1 within 1 s', async () => {
       const { provider1, port1, consumer, since } = await round('P1');
-      // The agents are attached ahead of time (as the adopt policy does): /offline spends no time attaching,
-      // and B's agent finds the consumer's directories at attach time (warm-up), not in the GoAway.
-      await Promise.all([attach(daemonA, provider1.pid), attach(daemonB, consumer.pid)]);
-      await until('daemon A to see the consumer on host B', 15_000, async () => {
-        const r = await daemonA.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${provider1.pid}/consumers`);
-        return r.body.consumers?.some((c) => c.address === hostB());
-      });
-      if (o.directories) await until("B's agent to have found the consumer's directories", 15_000, () => /goaway: dubbo found [1-9]\d* directories/.test(agentLog(consumer)));
+      await attachBoth(provider1, consumer);
       await sleep(1_000);
 
       zkForConsumer.setDelay(REGISTRY_DELAY_MS);
@@ -356,12 +363,7 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
         // O2's new registration is a new invoker that Dubbo 3 would use by itself: a release matters most
         // to load balancers that cache lists, Spring Cloud's and Ribbon, tested in their own files.)
         const { provider1, consumer, since } = await round('O2', true);
-        await Promise.all([attach(daemonA, provider1.pid), attach(daemonB, consumer.pid)]);
-        await until('daemon A to see the consumer on host B', 15_000, async () => {
-          const r = await daemonA.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${provider1.pid}/consumers`);
-          return r.body.consumers?.some((c) => c.address === hostB());
-        });
-        if (o.directories) await until("B's agent to have found the consumer's directories", 15_000, () => /goaway: dubbo found [1-9]\d* directories/.test(agentLog(consumer)));
+        await attachBoth(provider1, consumer);
         const off = await daemonA.get<DrainJson>(`/offline?pid=${provider1.pid}&timeout=10&quiet=0.5`);
         expect(off.status, JSON.stringify(off.body)).toBe(200);
         expect(off.body.consumers).toMatchObject({ notified: 1 });

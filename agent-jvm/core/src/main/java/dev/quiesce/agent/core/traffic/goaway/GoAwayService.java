@@ -19,51 +19,31 @@ public final class GoAwayService {
   /** One Eviction per service list that lost the provider; a framework's failure is its Eviction.error. */
   public EvictReport evict(Evict command) throws TrafficException {
     EvictTarget target = EvictTarget.of(command);
-    if (command.getRelease()) {
-      return release(target);
-    }
+    // A release: the provider is back, every evictor gives it back to the lists it dropped it from.
+    boolean release = command.getRelease();
     long t0 = System.nanoTime();
     EvictReport.Builder report = EvictReport.newBuilder();
-    int removed = 0;
+    int count = 0;
     for (Evictor e : evictors) {
       try {
-        for (Eviction ev : e.evict(target)) {
+        for (Eviction ev : release ? e.release(target) : e.evict(target)) {
           report.addEvictions(ev);
-          removed += ev.getRemoved();
+          count += release ? ev.getReleased() : ev.getRemoved();
         }
       } catch (Throwable t) {
-        AgentLog.warn("goaway: " + e.framework() + " could not evict " + target, t);
+        AgentLog.warn("goaway: " + e.framework() + " could not " + (release ? "release " : "evict ") + target, t);
         String msg = t.getMessage();
         report.addEvictions(Eviction.newBuilder().setFramework(e.framework())
-            .setError("evict_failed: " + t.getClass().getName() + (msg == null ? "" : ": " + msg)));
+            .setError((release ? "release_failed: " : "evict_failed: ") + t.getClass().getName() + (msg == null ? "" : ": " + msg)));
       }
     }
-    AgentLog.info("goaway: evicted " + target + " (" + removed + " instance(s) removed, "
-        + report.getEvictionsCount() + " list(s), ttl " + target.ttlMillis() / 1000 + " s) in "
-        + (System.nanoTime() - t0) / 1000 + " us");
-    return report.build();
-  }
-
-  /** The provider is back: every evictor gives it back to the lists it had dropped it from. */
-  private EvictReport release(EvictTarget target) {
-    long t0 = System.nanoTime();
-    EvictReport.Builder report = EvictReport.newBuilder();
-    int released = 0;
-    for (Evictor e : evictors) {
-      try {
-        for (Eviction ev : e.release(target)) {
-          report.addEvictions(ev);
-          released += ev.getReleased();
-        }
-      } catch (Throwable t) {
-        AgentLog.warn("goaway: " + e.framework() + " could not release " + target, t);
-        String msg = t.getMessage();
-        report.addEvictions(Eviction.newBuilder().setFramework(e.framework())
-            .setError("release_failed: " + t.getClass().getName() + (msg == null ? "" : ": " + msg)));
-      }
+    long micros = (System.nanoTime() - t0) / 1000;
+    if (release) {
+      AgentLog.info("goaway: released " + target + " (" + count + " list(s) given it back) in " + micros + " us");
+    } else {
+      AgentLog.info("goaway: evicted " + target + " (" + count + " instance(s) removed, " + report.getEvictionsCount()
+          + " list(s), ttl " + target.ttlMillis() / 1000 + " s) in " + micros + " us");
     }
-    AgentLog.info("goaway: released " + target + " (" + released + " list(s) given it back) in "
-        + (System.nanoTime() - t0) / 1000 + " us");
     return report.build();
   }
 

@@ -6,6 +6,7 @@ import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
 import dev.quiesce.agent.core.traffic.goaway.Evictions;
 import dev.quiesce.agent.core.traffic.goaway.Evictor;
 import dev.quiesce.agent.core.traffic.goaway.KeepTimer;
+import dev.quiesce.agent.core.traffic.goaway.LatestByProvider;
 import dev.quiesce.agent.proto.v1.Eviction;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.Method;
@@ -61,13 +62,7 @@ public final class LoadBalancerEvictor implements Evictor {
    * The latest GoAway per provider, kept after it ended (bounded): a release after the keep ended
    * (the registry had dropped the provider) still knows which cached lists to reset.
    */
-  private final Map<String, Keep> latest = new LinkedHashMap<String, Keep>() {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Keep> eldest) {
-      return size() > LATEST_LIMIT;
-    }
-  };
-  private static final int LATEST_LIMIT = 64;
+  private final LatestByProvider<Keep> latest = new LatestByProvider<Keep>();
   private final KeepTimer keeper = new KeepTimer("goaway-springcloud", KEEP_TICK_MS, new Runnable() {
     @Override
     public void run() {

@@ -6,6 +6,7 @@ import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
 import dev.quiesce.agent.core.traffic.goaway.Evictions;
 import dev.quiesce.agent.core.traffic.goaway.Evictor;
 import dev.quiesce.agent.core.traffic.goaway.KeepTimer;
+import dev.quiesce.agent.core.traffic.goaway.LatestByProvider;
 import dev.quiesce.agent.proto.v1.Eviction;
 import java.lang.ref.WeakReference;
 import java.lang.reflect.InvocationHandler;
@@ -17,7 +18,6 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -60,12 +60,7 @@ public final class RibbonEvictor implements Evictor {
   /** Balancer → our filter in it. Guarded by this; emptied as keeps end, so no balancer is held long. */
   private final Map<Object, Guard> guards = new IdentityHashMap<Object, Guard>();
   /** Per provider (bounded), the balancers its latest GoAway took it out of, weakly: a release refreshes them. */
-  private final Map<String, List<WeakReference<Object>>> latest = new LinkedHashMap<String, List<WeakReference<Object>>>() {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, List<WeakReference<Object>>> eldest) {
-      return size() > 64;
-    }
-  };
+  private final LatestByProvider<List<WeakReference<Object>>> latest = new LatestByProvider<List<WeakReference<Object>>>();
   private final KeepTimer keeper = new KeepTimer("goaway-ribbon", KEEP_TICK_MS, new Runnable() {
     @Override
     public void run() {
