@@ -170,6 +170,34 @@ describe.each(CASES)('inbound requests, $fixture', (c) => {
     });
   }
 
+  it('/offline waits for the requests in flight, and ends in timeout when one outlasts it', async () => {
+    interface Drain { outcome: string; durationSeconds: number; inFlightAtEnd: number | null; steps: Array<{ name: string; outcome: string | null }> }
+    const wait = (d: Drain): string | null | undefined => d.steps.find((x) => x.name === 'wait')?.outcome;
+    const two = Array.from({ length: 2 }, () => fetch(url('/slow?ms=2500')).then((r) => r.text()));
+    await waitFor('2 in flight', (r) => r.inFlight === 2, 2_000);
+    const t0 = Date.now();
+    const drained = await daemon.get<Drain>(`/offline?pid=${app().jvm.pid}&timeout=10&quiet=0.3`);
+    const took = Date.now() - t0;
+    expect(drained.status, JSON.stringify(drained.body)).toBe(200);
+    expect(drained.body).toMatchObject({ outcome: 'drained', inFlightAtEnd: 0 });
+    expect(wait(drained.body)).toMatch(/^idle: nothing in flight/);
+    // It waited for the two requests (about 2 s left of their 2.5 s), not a fixed time.
+    expect(took).toBeGreaterThan(1_500);
+    expect(took).toBeLessThan(6_000);
+    expect(await Promise.all(two)).toEqual(['slow', 'slow']);
+    expect((await daemon.get<{ undone: boolean }>(`/online?pid=${app().jvm.pid}`)).body.undone).toBe(true);
+
+    const long = fetch(url('/slow?ms=5000')).then((r) => r.text());
+    await waitFor('1 in flight', (r) => r.inFlight === 1, 2_000);
+    const timedOut = await daemon.get<Drain>(`/offline?pid=${app().jvm.pid}&timeout=1.5&quiet=0.3`);
+    expect(timedOut.status, JSON.stringify(timedOut.body)).toBe(200);
+    expect(timedOut.body).toMatchObject({ outcome: 'timeout', inFlightAtEnd: 1 });
+    expect(wait(timedOut.body)).toBe('timeout with 1 request(s) in flight');
+    expect(timedOut.body.durationSeconds).toBeLessThan(4);
+    expect(await long).toBe('slow');
+    expect((await daemon.get<{ undone: boolean }>(`/online?pid=${app().jvm.pid}`)).body.undone).toBe(true);
+  }, 30_000);
+
   it('detach restores the original class; a new attach weaves it once again', async () => {
     const d = await daemon.post(`/jvms/${app().jvm.pid}/detach`);
     expect(d.status, JSON.stringify(d.body)).toBe(200);
