@@ -18,14 +18,17 @@ import { Metrics } from './metrics/registry.js';
 import { AgentStore } from './store/agents.js';
 import { IsolationStore } from './store/isolations.js';
 import { ConsumerStore } from './store/consumers.js';
-import { ConsumerTracker } from './drain/consumer-tracker.js';
+import { ConsumerTracker } from './consumers/tracker.js';
 import { Drainer } from './drain/drainer.js';
-import { HostModeResolver } from './drain/peer-resolver.js';
+import { HostModeResolver } from './goaway/peer-resolver.js';
 import { DrainStore } from './store/drains.js';
-import { GoAwayReceiver } from './traffic/goaway.js';
+import { GoAwayReceiver } from './goaway/receive.js';
 import { createAuthorizer } from './http/authorize.js';
+import { TrafficHolder } from './traffic/hold.js';
 import { Isolator } from './traffic/isolator.js';
 import { TRAFFIC_KINDS } from './traffic/kinds.js';
+import { RegistrationGauge } from './traffic/registrations.js';
+import { PerJvmSerial } from './traffic/serial.js';
 import { openDb, type Db } from './store/db.js';
 
 export interface DaemonOptions {
@@ -95,20 +98,23 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     ...(opts.attachTimeoutMs !== undefined ? { attachTimeoutMs: opts.attachTimeoutMs } : {}),
   });
 
-  const isolator = new Isolator({
+  const serial = new PerJvmSerial();
+  const registrations = new RegistrationGauge(metrics);
+  const isolator = new Isolator({ log, metrics, fleet, store: new IsolationStore(db), serial, registrations });
+  const holder = new TrafficHolder({
     log,
     metrics,
     fleet,
-    store: new IsolationStore(db),
-    ...(opts.holdIntervalMs !== undefined ? { holdIntervalMs: opts.holdIntervalMs } : {}),
+    serial,
+    ...(opts.holdIntervalMs !== undefined ? { intervalMs: opts.holdIntervalMs } : {}),
   });
 
   const consumers = new ConsumerTracker({
     log,
     metrics,
     store: new ConsumerStore(db),
-    jvms: () => fleet.connectedSessions().flatMap(({ pid }) => fleet.identities().filter((j) => j.pid === pid)),
-    agents: () => fleet.connectedSessions().flatMap(({ pid, session }) => fleet.identities().filter((j) => j.pid === pid).map((j) => ({ ...j, session }))),
+    jvms: () => fleet.connected().map(({ pid, startTime }) => ({ pid, startTime })),
+    agents: () => fleet.connected(),
     ...(opts.consumerSampleMs !== undefined ? { intervalMs: opts.consumerSampleMs } : {}),
     ...(opts.consumerWindowMs !== undefined ? { windowMs: opts.consumerWindowMs } : {}),
   });
@@ -118,15 +124,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     log,
     metrics,
     fleet,
-    isolator,
     consumers,
-    goaway,
     resolver: new HostModeResolver(opts.peerPort ?? 7370),
     store: new DrainStore(db),
+    serial,
+    registrations,
   });
+  holder.addSource(isolator.holds);
+  holder.addSource(drainer.holds);
   fleet.onGone((pid) => {
     metrics.forgetJvm(pid, TRAFFIC_KINDS);
-    isolator.forget(pid);
+    registrations.forget(pid);
   });
 
   let http: FastifyInstance | undefined;
@@ -134,10 +142,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      // Drains first: an /offline request waiting on one answers, and the journal keeps it for the next daemon.
+      await drainer.close();
       await http?.close();
       if (grpc) await Promise.race([grpc.shutdown(), new Promise((r) => setTimeout(r, 2_000))]).then(() => grpc?.forceShutdown());
       await consumers.close();
-      await isolator.close();
+      await holder.close();
       await fleet.close();
       await hub.close();
       db.close();
@@ -147,6 +157,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   try {
     await fleet.start();
     isolator.start();
+    holder.start();
     consumers.start();
     drainer.resume();
     http = buildHttpServer({ log, metrics, fleet, isolator, consumers, drainer, goaway, auth: createAuthorizer(fleet, opts.adminToken ?? null), startedAt });

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sendGoAways, type GoAwayTarget } from '../src/drain/goaway-client.js';
+import { sendGoAways, type GoAwayTarget } from '../src/goaway/send.js';
 
 const servers: Server[] = [];
 const sockets = new Set<Socket>();

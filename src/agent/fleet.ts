@@ -1,67 +1,23 @@
 /**
- * The JVMs of this host and the agent in each: discovery on an interval, attach on
- * request or by the adopt policy, and the view that /status and the gRPC API show.
- * Attaching is: deliver the agent files into the JVM's filesystem, bind its socket,
- * journal it, `load instrument`, then wait for the agent to say hello.
+ * The JVMs of this host and the agent in each: discovery on an interval, attach on request or by
+ * the adopt policy (the flow itself is attach-flow.ts), and typed clients for the agents that are
+ * connected. Everything else reaches a JVM's agent through here, by pid, once per operation.
  */
 import { QuiesceError, toQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { AgentStore } from '../store/agents.js';
-import { VERSION } from '../version.js';
 import { discoverJvms, inspectPid } from '../jvm/discovery.js';
-import { loadAgent, preflight } from '../jvm/attach/index.js';
-import { deliverAgent, type AgentFiles } from '../jvm/deliver.js';
+import type { AgentFiles } from '../jvm/deliver.js';
 import type { JvmProcess } from '../jvm/types.js';
 import { shouldAdopt, type AdoptPolicy } from './adopt-policy.js';
+import { attachAgent } from './attach-flow.js';
+import { AgentClient } from './client.js';
 import type { AgentHub } from './hub.js';
 import type { AgentSession } from './session.js';
-import type { InboundReport } from '../gen/quiesce/agent/v1/agent.js';
+import { jvmView, type AttachOutcome, type JvmView } from './views.js';
 
-export type AgentState = 'none' | 'attaching' | 'connected' | 'failed';
-
-export interface AgentView {
-  state: AgentState;
-  error: string | null;
-  version: string | null;
-  instanceId: string | null;
-  frameworks: string[];
-  connectedAt: number | null;
-}
-
-export interface JvmView {
-  pid: number;
-  /** Clock ticks after boot (field 22 of /proc/<pid>/stat): with pid, tells a restarted JVM apart. */
-  startTime: number;
-  nspid: number;
-  uid: number;
-  gid: number;
-  jdk: string | null;
-  vendor: string | null;
-  main: string | null;
-  containerId: string | null;
-  foreignMountNs: boolean;
-  vm: string;
-  supported: boolean;
-  unsupportedReason: string | null;
-  agent: AgentView;
-}
-
-export interface AttachOutcome {
-  jvm: JvmView;
-  alreadyAttached: boolean;
-  durationSeconds: number;
-}
-
-export interface InstancesView {
-  pid: number;
-  className: string;
-  count: number;
-  instanceClasses: string[];
-  tagsLeft: number;
-  truncated: boolean;
-  durationMicros: number;
-}
+export type { AgentState, AgentView, AttachOutcome, JvmView } from './views.js';
 
 export interface FleetOptions {
   log: Logger;
@@ -75,8 +31,12 @@ export interface FleetOptions {
   connectTimeoutMs?: number;
 }
 
-/** After a daemon restart, how long an attach waits for a journaled agent to come back before loading again. */
-const RECONNECT_GRACE_MS = 2_500;
+/** A JVM by identity (pid + start time) with its connected agent. */
+export interface ConnectedJvm {
+  pid: number;
+  startTime: number;
+  client: AgentClient;
+}
 
 export class Fleet {
   private readonly goneListeners: Array<(pid: number) => void> = [];
@@ -119,6 +79,11 @@ export class Fleet {
     return j && this.view(j);
   }
 
+  /** pid + start time of the JVMs discovered now. */
+  identities(): Array<{ pid: number; startTime: number }> {
+    return [...this.jvms.values()].map((j) => ({ pid: j.pid, startTime: j.startTime }));
+  }
+
   /** Puts the agent into the JVM; joins an attach already under way; does nothing if one is connected. */
   attach(pid: number): Promise<AttachOutcome> {
     const running = this.attaching.get(pid);
@@ -128,70 +93,52 @@ export class Fleet {
     return p;
   }
 
-  async findInstances(pid: number, className: string, limit: number): Promise<InstancesView> {
-    const session = this.requireSession(pid);
-    const r = await session.command({ $case: 'findInstances', value: { className, limit } }, 60_000);
-    if (r.body?.$case !== 'instancesFound') throw new QuiesceError('agent_command_failed', `agent of pid ${pid} answered find_instances with ${r.body?.$case ?? 'nothing'}`);
-    const f = r.body.value;
-    return {
-      pid,
-      className: f.className,
-      count: f.count,
-      instanceClasses: f.instanceClasses,
-      tagsLeft: f.tagsLeft,
-      truncated: f.truncated,
-      durationMicros: f.durationMicros,
-    };
-  }
-
-  /** The agent's inbound-request counters (GetInbound); `drainPeers` also returns and forgets the peers seen. */
-  async inbound(pid: number, drainPeers = false): Promise<InboundReport & { pid: number }> {
-    const session = this.requireSession(pid);
-    const r = await session.command({ $case: 'getInbound', value: { drainPeers } });
-    if (r.body?.$case !== 'inbound') throw new QuiesceError('agent_command_failed', `agent of pid ${pid} answered get_inbound with ${r.body?.$case ?? 'nothing'}`);
-    return { pid, ...r.body.value };
-  }
-
-  /** The JVM's connected agent, attaching first when it has none. */
-  async ensureAgent(pid: number): Promise<{ session: AgentSession; jvm: JvmProcess }> {
-    let session = this.opts.hub.session(pid);
-    if (!session) {
-      await this.attach(pid);
-      session = this.requireSession(pid);
-    }
+  /** The JVM's connected agent, attaching first when it has none: what an operation resolves once and then uses. */
+  async ensureAgent(pid: number): Promise<{ client: AgentClient; jvm: JvmProcess }> {
+    if (!this.opts.hub.session(pid)) await this.attach(pid);
+    const client = this.client(pid);
     const jvm = this.jvms.get(pid) ?? (await inspectPid(pid));
-    return { session, jvm };
+    return { client, jvm };
+  }
+
+  /** The connected agent of a JVM, or a clear error naming why there is none. */
+  client(pid: number): AgentClient {
+    const session = this.opts.hub.session(pid);
+    if (!session) {
+      if (!this.jvms.has(pid)) throw new QuiesceError('not_found', `no JVM with pid ${pid} on this host`);
+      throw new QuiesceError('agent_not_connected', `pid ${pid} has no connected agent; attach first (POST /jvms/${pid}/attach)`);
+    }
+    return new AgentClient(pid, session);
   }
 
   /** The connected agent of a JVM whose identity (pid + start time) is known, or undefined. */
-  connectedSession(pid: number, startTime: number): AgentSession | undefined {
+  connectedClient(pid: number, startTime: number): AgentClient | undefined {
     const jvm = this.jvms.get(pid);
-    if (!jvm || jvm.startTime !== startTime) return undefined;
-    return this.opts.hub.session(pid);
+    const session = jvm && jvm.startTime === startTime ? this.opts.hub.session(pid) : undefined;
+    return session && new AgentClient(pid, session);
   }
 
   /** Every JVM whose agent is connected now. */
-  connectedSessions(): Array<{ pid: number; session: AgentSession }> {
-    const out: Array<{ pid: number; session: AgentSession }> = [];
-    for (const pid of this.jvms.keys()) {
-      const session = this.opts.hub.session(pid);
-      if (session) out.push({ pid, session });
+  connected(): ConnectedJvm[] {
+    const out: ConnectedJvm[] = [];
+    for (const j of this.jvms.values()) {
+      const session = this.opts.hub.session(j.pid);
+      if (session) out.push({ pid: j.pid, startTime: j.startTime, client: new AgentClient(j.pid, session) });
     }
     return out;
   }
 
-  /** pid + start time of the JVMs discovered now. */
-  identities(): Array<{ pid: number; startTime: number }> {
-    return [...this.jvms.values()].map((j) => ({ pid: j.pid, startTime: j.startTime }));
-  }
-
   /** Tells the agent to stop and release everything in the JVM. */
   async detach(pid: number): Promise<void> {
-    const session = this.requireSession(pid);
-    await session.command({ $case: 'stop', value: {} }, 10_000);
+    await this.client(pid).stop();
     const jvm = this.jvms.get(pid);
     if (jvm) this.opts.agents.setState(pid, jvm.startTime, 'stopped');
     await this.opts.hub.unlisten(pid);
+  }
+
+  /** Called with the pid of every JVM that exited (or whose pid now names another process). */
+  onGone(listener: (pid: number) => void): void {
+    this.goneListeners.push(listener);
   }
 
   async close(): Promise<void> {
@@ -202,73 +149,33 @@ export class Fleet {
     await Promise.allSettled([...this.attaching.values()]);
   }
 
-  private requireSession(pid: number): AgentSession {
-    const session = this.opts.hub.session(pid);
-    if (!session) {
-      if (!this.jvms.has(pid)) throw new QuiesceError('not_found', `no JVM with pid ${pid} on this host`);
-      throw new QuiesceError('agent_not_connected', `pid ${pid} has no connected agent; attach first (POST /jvms/${pid}/attach)`);
-    }
-    return session;
-  }
-
   private async doAttach(pid: number): Promise<AttachOutcome> {
-    const started = process.hrtime.bigint();
-    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-    const { metrics, hub, agents } = this.opts;
-    let jvm: JvmProcess | undefined;
+    let jvm: JvmProcess;
     try {
       jvm = await inspectPid(pid);
-      this.jvms.set(pid, jvm);
-      if (hub.session(pid)) {
-        metrics.attachTotal.inc({ result: 'already_attached' });
-        return { jvm: this.view(jvm), alreadyAttached: true, durationSeconds: seconds() };
-      }
-      // Refuse what the flags already tell, before leaving any file in the JVM.
-      preflight(jvm);
-      if (jvm.dynamicAgentsDisabled) {
-        throw new QuiesceError('dynamic_agents_disabled', `pid ${pid}: the JVM was started with -XX:-EnableDynamicAgentLoading; it refuses agents loaded at run time`, { pid });
-      }
-      this.failures.delete(pid);
-      this.log.info({ pid, nspid: jvm.nspid, jdk: jvm.jdkVersion }, 'attaching');
-
-      const delivered = await deliverAgent(jvm, this.opts.agentFiles, VERSION);
-      const journaled = agents.get(pid, jvm.startTime);
-      agents.upsert({ pid, startTime: jvm.startTime, nspid: jvm.nspid, uid: jvm.uid, gid: jvm.gid, hostSocketPath: delivered.socket.hostPath, state: 'attaching' });
-      await hub.listen({ pid, hostSocketPath: delivered.socket.hostPath, uid: jvm.uid, gid: jvm.gid });
-
-      // An agent already loaded by an earlier daemon redials this socket on its own.
-      let session: AgentSession | undefined;
-      if (journaled && (journaled.state === 'loaded' || journaled.state === 'attaching')) {
-        session = await hub.waitForSession(pid, RECONNECT_GRACE_MS).catch(() => undefined);
-      }
-      const alreadyAttached = session !== undefined;
-      if (!session) {
-        const options = [
-          `socket=${delivered.socket.targetPath}`,
-          `core=${delivered.coreJar.targetPath}`,
-          `native=${delivered.nativeLib.targetPath}`,
-          `log=${delivered.dir.targetPath}/agent-${jvm.nspid}.log`,
-        ].join(',');
-        await loadAgent(jvm, delivered.jar.targetPath, options, { timeoutMs: this.opts.attachTimeoutMs ?? 10_000 });
-        this.log.debug({ pid }, 'agent loaded; waiting for it to connect');
-        session = await hub.waitForSession(pid, this.opts.connectTimeoutMs ?? 15_000);
-      }
-      agents.setState(pid, jvm.startTime, 'loaded');
-      const result = alreadyAttached ? 'already_attached' : 'ok';
-      metrics.attachTotal.inc({ result });
-      metrics.attachDuration.observe({ result }, seconds());
-      this.log.info({ pid, seconds: seconds(), result }, 'attached');
-      return { jvm: this.view(jvm), alreadyAttached, durationSeconds: seconds() };
     } catch (e) {
       const err = toQuiesceError(e);
-      metrics.attachTotal.inc({ result: err.code });
-      metrics.attachDuration.observe({ result: err.code }, seconds());
-      if (jvm) {
-        this.failures.set(pid, { startTime: jvm.startTime, error: err });
-        this.opts.agents.setState(pid, jvm.startTime, 'failed', { code: err.code, message: err.message });
-      }
+      this.opts.metrics.attachTotal.inc({ result: err.code });
       this.log.warn({ pid, code: err.code, err: err.message, step: 'attach' }, 'attach failed');
       throw err;
+    }
+    this.jvms.set(pid, jvm);
+    this.failures.delete(pid);
+    try {
+      const r = await attachAgent(jvm, {
+        log: this.log,
+        metrics: this.opts.metrics,
+        hub: this.opts.hub,
+        agents: this.opts.agents,
+        agentFiles: this.opts.agentFiles,
+        attachTimeoutMs: this.opts.attachTimeoutMs ?? 10_000,
+        connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000,
+      });
+      return { jvm: this.view(jvm), alreadyAttached: r.alreadyAttached, durationSeconds: r.seconds };
+    } catch (e) {
+      const error = toQuiesceError(e);
+      this.failures.set(pid, { startTime: jvm.startTime, error });
+      throw error;
     }
   }
 
@@ -310,11 +217,6 @@ export class Fleet {
     }
   }
 
-  /** Called with the pid of every JVM that exited (or whose pid now names another process). */
-  onGone(listener: (pid: number) => void): void {
-    this.goneListeners.push(listener);
-  }
-
   private async forget(pid: number): Promise<void> {
     this.jvms.delete(pid);
     this.failures.delete(pid);
@@ -350,40 +252,11 @@ export class Fleet {
   }
 
   private view(j: JvmProcess): JvmView {
-    return {
-      pid: j.pid,
-      startTime: j.startTime,
-      nspid: j.nspid,
-      uid: j.uid,
-      gid: j.gid,
-      jdk: j.jdkVersion,
-      vendor: j.vendor,
-      main: j.main,
-      containerId: j.containerId,
-      foreignMountNs: j.foreignMountNs,
-      vm: j.vm,
-      supported: j.supported,
-      unsupportedReason: j.unsupportedReason ?? null,
-      agent: this.agentView(j),
-    };
-  }
-
-  private agentView(j: JvmProcess): AgentView {
-    const s = this.opts.hub.session(j.pid);
-    if (s) {
-      return {
-        state: 'connected',
-        error: null,
-        version: s.hello.agentVersion,
-        instanceId: s.hello.agentInstanceId,
-        frameworks: s.hello.frameworks.map((f) => (f.version ? `${f.name}@${f.version}` : f.name)),
-        connectedAt: s.connectedAt,
-      };
-    }
-    const none: AgentView = { state: 'none', error: null, version: null, instanceId: null, frameworks: [], connectedAt: null };
-    if (this.attaching.has(j.pid)) return { ...none, state: 'attaching' };
     const failed = this.failures.get(j.pid);
-    if (failed && failed.startTime === j.startTime) return { ...none, state: 'failed', error: `${failed.error.code}: ${failed.error.message}` };
-    return none;
+    return jvmView(j, {
+      session: this.opts.hub.session(j.pid),
+      attaching: this.attaching.has(j.pid),
+      failure: failed && failed.startTime === j.startTime ? failed.error : undefined,
+    });
   }
 }

@@ -6,7 +6,7 @@
  */
 import { readFile, readlink } from 'node:fs/promises';
 import { parseProcNetTcp } from '../jvm/tcp.js';
-import { normalizeAddress } from '../traffic/goaway.js';
+import { normalizeAddress } from '../goaway/address.js';
 
 export interface CallerSocket {
   remoteAddress: string;

@@ -9,9 +9,9 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Fleet, JvmView } from '../agent/fleet.js';
 import type { Isolator, IsolationView } from '../traffic/isolator.js';
 import { parseTraffic } from '../traffic/kinds.js';
-import type { ConsumerTracker } from '../drain/consumer-tracker.js';
+import type { ConsumerTracker } from '../consumers/tracker.js';
 import { parseDrainParams, type Drainer } from '../drain/drainer.js';
-import { parseGoAway, type GoAwayReceiver } from '../traffic/goaway.js';
+import { parseGoAway, type GoAwayReceiver } from '../goaway/receive.js';
 import type { Authorizer } from './authorize.js';
 import { VERSION } from '../version.js';
 
@@ -132,9 +132,13 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     await auth.requireAdmin(req, 'detach');
     const jvm = fleet.get(pid);
     const isolation = jvm ? isolator.view(pid, jvm.startTime) : null;
+    const drained = jvm ? drainer.held(pid, jvm.startTime) : [];
     const force = queryFlag(req.query, 'force');
     if (isolation && !force) {
       throw new QuiesceError('isolated', `pid ${pid} is isolated from ${isolation.traffic.join(', ')} since ${new Date(isolation.since).toISOString()}: POST /restore (or /online) first, or detach with ?force=1`, { pid });
+    }
+    if (drained.length > 0 && !force) {
+      throw new QuiesceError('isolated', `pid ${pid} is drained from ${drained.join(', ')}: GET /online first, or detach with ?force=1`, { pid });
     }
     await fleet.detach(pid);
     // The stopped agent released what it held (RocketMQ locks); registrations it removed stay removed.
@@ -143,7 +147,10 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   app.get<{ Params: { pid: string } }>('/jvms/:pid/inbound', async (req) => {
-    return fleet.inbound(parsePid(req.params.pid), queryFlag(req.query, 'drainPeers'));
+    const pid = parsePid(req.params.pid);
+    const inbound = await fleet.client(pid).inbound(queryFlag(req.query, 'drainPeers'));
+    if (!inbound) throw new QuiesceError('agent_command_failed', `the agent of pid ${pid} has no inbound counters`, { pid });
+    return { pid, ...inbound };
   });
 
   app.post<{ Params: { pid: string }; Body: unknown }>('/jvms/:pid/instances', async (req) => {
@@ -154,7 +161,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     if (typeof className !== 'string' || className.length === 0) throw new QuiesceError('bad_request', 'body must be {"class": "<fully qualified class name>", "limit"?: N}');
     const limit = body['limit'] ?? 1000;
     if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new QuiesceError('bad_request', '"limit" must be an integer from 1 to 1000000');
-    return fleet.findInstances(pid, className, limit);
+    const f = await fleet.client(pid).findInstances(className, limit);
+    return { pid, className: f.className, count: f.count, instanceClasses: f.instanceClasses, tagsLeft: f.tagsLeft, truncated: f.truncated, durationMicros: f.durationMicros };
   });
 
   app.get('/metrics', async (_req, reply) => {

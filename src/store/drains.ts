@@ -59,8 +59,9 @@ export class DrainStore {
     this.db.prepare(`UPDATE drains SET steps = ? WHERE id = ?`).run(JSON.stringify(steps), id);
   }
 
-  end(id: number, state: Exclude<DrainState, 'running' | 'undone'>, summary: unknown): void {
-    this.db.prepare(`UPDATE drains SET state = ?, summary = ?, ended_at = ? WHERE id = ?`).run(state, JSON.stringify(summary), Date.now(), id);
+  /** Ends the drain once, with the summary it answered (written with the same end time). */
+  end(id: number, state: Exclude<DrainState, 'running' | 'undone'>, summary: unknown, endedAt: number): void {
+    this.db.prepare(`UPDATE drains SET state = ?, summary = ?, ended_at = ? WHERE id = ?`).run(state, JSON.stringify(summary), endedAt, id);
   }
 
   markUndone(id: number): void {

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { ConsumerRecord, ConsumerSighting, ConsumerStore } from '../store/consumers.js';
 import { inboundConnections } from '../jvm/tcp.js';
-import type { AgentSession } from '../agent/session.js';
+import type { AgentClient } from '../agent/client.js';
 
 export interface ConsumerTrackerOptions {
   log: Logger;
@@ -20,7 +20,7 @@ export interface ConsumerTrackerOptions {
    */
   jvms: () => Array<{ pid: number; startTime: number }>;
   /** The agents connected now, asked for the peers their inbound entry points saw. */
-  agents?: () => Array<{ pid: number; startTime: number; session: AgentSession }>;
+  agents?: () => Array<{ pid: number; startTime: number; client: AgentClient }>;
   intervalMs?: number;
   /** How long a consumer counts as recent after it was last seen. */
   windowMs?: number;
@@ -95,16 +95,15 @@ export class ConsumerTracker {
     // The agents' own reports: callers that came through a proxy or closed their connection
     // between two samples, and consumers whose agent announced their node.
     await Promise.all(
-      (this.opts.agents?.() ?? []).filter((a) => wanted(a.pid)).map(async ({ pid, startTime, session }) => {
+      (this.opts.agents?.() ?? []).filter((a) => wanted(a.pid)).map(async ({ pid, startTime, client }) => {
         try {
-          const r = await session.command({ $case: 'getInbound', value: { drainPeers: true } }, 2_000);
-          if (r.body?.$case !== 'inbound') return;
-          for (const p of r.body.value.peers) {
+          const inbound = await client.inbound(true);
+          for (const p of inbound?.peers ?? []) {
             if (p.lastSeenMillis < now - this.windowMs || !p.address) continue;
             sightings.push({ pid, startTime, address: p.address, localPort: p.localPort, source: 'agent', consumerNode: p.consumerNode || null, seenAt: Math.min(now, p.lastSeenMillis) });
           }
         } catch {
-          // An agent without inbound counting: /proc is the only source for it.
+          // An agent that did not answer this time: /proc is the only source of this pass.
         }
       }),
     );

@@ -9,6 +9,7 @@ import { QuiesceError, isQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Fleet } from '../agent/fleet.js';
+import { hostOf, normalizeAddress } from './address.js';
 
 export interface GoAwayRequest {
   provider: string;
@@ -52,16 +53,6 @@ export function parseGoAway(body: unknown): GoAwayRequest {
   return { provider, services: services as string[], ttlSeconds: ttl, release };
 }
 
-/** The provider's IP, normalized as a sender address is (no brackets, IPv4-mapped IPv6 as IPv4). */
-export function hostOf(hostPort: string): string {
-  const m = /^\[(.+)\]:\d+$/.exec(hostPort) ?? /^([^:]+):\d+$/.exec(hostPort);
-  return normalizeAddress(m?.[1] ?? hostPort);
-}
-
-export function normalizeAddress(a: string): string {
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
-
 export class GoAwayReceiver {
   private readonly log: Logger;
 
@@ -80,14 +71,12 @@ export class GoAwayReceiver {
       throw new QuiesceError('forbidden', `a GoAway may only ${req.release ? 'give back' : 'remove'} its sender's own address: ${normalizeAddress(sender)} asked about ${req.provider}`);
     }
     const evicted: EvictionView[] = [];
-    const sessions = this.fleet.connectedSessions();
+    const jvms = this.fleet.connected();
     await Promise.all(
-      sessions.map(async ({ pid, session }) => {
+      jvms.map(async ({ pid, client }) => {
         try {
-          const r = await session.command({ $case: 'evict', value: { provider: req.provider, services: req.services, ttlSeconds: req.ttlSeconds, release: req.release } }, 5_000);
-          if (r.body?.$case === 'evicted') {
-            for (const e of r.body.value.evictions) evicted.push({ pid, framework: e.framework, service: e.service, removed: e.removed, released: e.released, error: e.error || null });
-          }
+          const evictions = await client.evict({ provider: req.provider, services: req.services, ttlSeconds: req.ttlSeconds, release: req.release });
+          for (const e of evictions) evicted.push({ pid, framework: e.framework, service: e.service, removed: e.removed, released: e.released, error: e.error || null });
         } catch (e) {
           const message = isQuiesceError(e) ? e.message : String(e);
           evicted.push({ pid, framework: '', service: '', removed: 0, released: 0, error: message });
@@ -97,11 +86,11 @@ export class GoAwayReceiver {
     this.metrics.goawayReceived.inc({ result: req.release ? 'released' : 'ok' });
     if (req.release) {
       const released = evicted.reduce((n, e) => n + e.released, 0);
-      this.log.info({ provider: req.provider, sender, jvms: sessions.length, released }, 'goaway release received');
+      this.log.info({ provider: req.provider, sender, jvms: jvms.length, released }, 'goaway release received');
     } else {
       const removed = evicted.reduce((n, e) => n + e.removed, 0);
-      this.log.info({ provider: req.provider, sender, jvms: sessions.length, removed }, 'goaway received');
+      this.log.info({ provider: req.provider, sender, jvms: jvms.length, removed }, 'goaway received');
     }
-    return { provider: req.provider, release: req.release, evicted, jvms: sessions.length };
+    return { provider: req.provider, release: req.release, evicted, jvms: jvms.length };
   }
 }

@@ -4,6 +4,8 @@
  * address on the standard port (or the node the consumer's agent announced); Kubernetes
  * mode will map pod IPs to node addresses instead.
  */
+import { joinHostPort } from './address.js';
+
 export interface ConsumerRef {
   address: string;
   consumerNode: string | null;
@@ -19,7 +21,6 @@ export class HostModeResolver implements PeerResolver {
 
   resolve(c: ConsumerRef): string | null {
     if (c.consumerNode) return c.consumerNode;
-    const host = c.address.includes(':') ? `[${c.address}]` : c.address;
-    return `${host}:${this.peerPort}`;
+    return joinHostPort(c.address, this.peerPort);
   }
 }

@@ -3,6 +3,7 @@
  * and one retry, from the provider's own address (a GoAway may only remove its sender).
  */
 import { request } from 'node:http';
+import { splitHostPort } from './address.js';
 
 export type GoAwayResultKind = 'notified' | 'failed' | 'unreachable';
 
@@ -105,10 +106,4 @@ function post(t: GoAwayTarget, opts: GoAwayOptions, timeoutMs: number): Promise<
     });
     req.end(body);
   });
-}
-
-export function splitHostPort(s: string): [string, number] {
-  const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  if (!m) throw new Error(`not host:port: ${s}`);
-  return [m[1]!, Number(m[2])];
 }
