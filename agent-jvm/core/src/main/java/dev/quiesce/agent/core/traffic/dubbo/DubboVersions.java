@@ -1,5 +1,7 @@
 package dev.quiesce.agent.core.traffic.dubbo;
 
+import dev.quiesce.agent.core.reflect.Reflect;
+
 /** Which Dubbo versions quiesce handles, and how a version is read. */
 final class DubboVersions {
   static final String ALIBABA = "alibaba-dubbo";

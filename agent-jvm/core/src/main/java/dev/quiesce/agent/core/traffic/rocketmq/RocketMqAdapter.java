@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic.rocketmq;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.AgentLog;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficAdapter;
@@ -85,13 +86,13 @@ public final class RocketMqAdapter implements TrafficAdapter {
       f.unsupported = unsupportedReason(f.version);
       try {
         Object instance = Reflect.invoke(Reflect.method(manager, "getInstance"), null);
-        Object table = Reflect.get(instance, "factoryTable");
+        Object table = Reflect.fieldValue(instance, "factoryTable");
         if (table instanceof Map) {
           for (Map.Entry<?, ?> e : ((Map<?, ?>) table).entrySet()) {
             Client c = new Client();
             c.clientId = String.valueOf(e.getKey());
-            Object api = Reflect.call(e.getValue(), "getMQClientAPIImpl");
-            c.remoting = api == null ? null : Reflect.call(api, "getRemotingClient");
+            Object api = Reflect.callDeclared(e.getValue(), "getMQClientAPIImpl");
+            c.remoting = api == null ? null : Reflect.callDeclared(api, "getRemotingClient");
             if (c.remoting != null) {
               if (f.unsupported == null) {
                 f.unsupported = RemotingClient.structureProblem(c.remoting.getClass());
@@ -201,7 +202,7 @@ public final class RocketMqAdapter implements TrafficAdapter {
             }
           }
         } catch (Throwable t) {
-          ch.setError(Reflect.describe("isolate_failed", t));
+          ch.setError(Reflect.describeBrief("isolate_failed", t));
         }
         changes.add(ch.build());
       }

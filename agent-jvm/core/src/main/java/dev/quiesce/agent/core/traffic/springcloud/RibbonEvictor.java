@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.AgentLog;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
@@ -251,7 +252,7 @@ public final class RibbonEvictor implements Evictor {
       }
       String name = name(lb);
       try {
-        Reflect.call(lb, "updateListOfServers");
+        Reflect.callDeclared(lb, "updateListOfServers");
         done.released(name, 1);
       } catch (Exception e) {
         done.failed(name, Reflect.describe("release_failed", e));
@@ -359,7 +360,7 @@ public final class RibbonEvictor implements Evictor {
 
   private static String name(Object lb) {
     try {
-      Object n = Reflect.call(lb, "getName");
+      Object n = Reflect.callDeclared(lb, "getName");
       return n == null ? "" : String.valueOf(n);
     } catch (Exception e) {
       return "";
@@ -367,7 +368,7 @@ public final class RibbonEvictor implements Evictor {
   }
 
   private static List<?> allServers(Object lb) throws Exception {
-    Object all = Reflect.call(lb, "getAllServers");
+    Object all = Reflect.callDeclared(lb, "getAllServers");
     return all instanceof List ? (List<?>) all : Collections.emptyList();
   }
 
@@ -403,8 +404,8 @@ public final class RibbonEvictor implements Evictor {
 
   /** A com.netflix.loadbalancer.Server at the target's host:port. */
   private static boolean isTarget(Object server, EvictTarget target) throws Exception {
-    Object host = Reflect.call(server, "getHost");
-    Object port = Reflect.call(server, "getPort");
+    Object host = Reflect.callDeclared(server, "getHost");
+    Object port = Reflect.callDeclared(server, "getPort");
     return host instanceof String && port instanceof Integer && target.matches((String) host, (Integer) port);
   }
 
@@ -416,7 +417,7 @@ public final class RibbonEvictor implements Evictor {
     List<Object> out = new ArrayList<Object>();
     Map<Object, Boolean> seen = new IdentityHashMap<Object, Boolean>();
     for (Object f : factories()) {
-      Object names = Reflect.call(f, "getContextNames");
+      Object names = Reflect.callDeclared(f, "getContextNames");
       if (!(names instanceof Collection)) {
         continue;
       }

@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficAdapter;
 import dev.quiesce.agent.proto.v1.FrameworkInventory;
@@ -131,16 +132,16 @@ public final class SpringCloudAdapter implements TrafficAdapter {
     f.version = pkg == null || pkg.getImplementationVersion() == null ? "" : pkg.getImplementationVersion();
     f.unsupported = unsupportedReason(f.version);
     try {
-      Object registry = Reflect.call(asr, "getServiceRegistry");
-      Object registration = Reflect.call(asr, "getRegistration");
+      Object registry = Reflect.callDeclared(asr, "getServiceRegistry");
+      Object registration = Reflect.callDeclared(asr, "getRegistration");
       if (registry == null || registration == null) {
         return null;
       }
       f.registry = new Registry(registry, base.getClassLoader());
-      f.running = Boolean.TRUE.equals(Reflect.call(asr, "isRunning"));
+      f.running = Boolean.TRUE.equals(Reflect.callDeclared(asr, "isRunning"));
       f.registrations.add(registration);
-      Object management = Reflect.call(asr, "getManagementRegistration");
-      if (management != null && management != registration && Boolean.TRUE.equals(Reflect.call(asr, "shouldRegisterManagement"))) {
+      Object management = Reflect.callDeclared(asr, "getManagementRegistration");
+      if (management != null && management != registration && Boolean.TRUE.equals(Reflect.callDeclared(asr, "shouldRegisterManagement"))) {
         f.registrations.add(management);
       }
     } catch (Exception e) {
@@ -152,7 +153,7 @@ public final class SpringCloudAdapter implements TrafficAdapter {
   /** "<serviceId> <host>:<port>" */
   private static String item(Object registration) {
     try {
-      return Reflect.call(registration, "getServiceId") + " " + Reflect.call(registration, "getHost") + ":" + Reflect.call(registration, "getPort");
+      return Reflect.callDeclared(registration, "getServiceId") + " " + Reflect.callDeclared(registration, "getHost") + ":" + Reflect.callDeclared(registration, "getPort");
     } catch (Exception e) {
       return registration.getClass().getName();
     }
@@ -314,7 +315,7 @@ public final class SpringCloudAdapter implements TrafficAdapter {
       TrafficChange.Builder c = changeFor(changes, h.found);
       boolean running;
       try {
-        running = Boolean.TRUE.equals(Reflect.call(h.found.asr, "isRunning"));
+        running = Boolean.TRUE.equals(Reflect.callDeclared(h.found.asr, "isRunning"));
       } catch (Exception e) {
         running = false;
       }
