@@ -4,6 +4,7 @@ import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.AgentLog;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficAdapter;
+import dev.quiesce.agent.core.traffic.VersionLines;
 import dev.quiesce.agent.proto.v1.FrameworkInventory;
 import dev.quiesce.agent.proto.v1.RegistryInventory;
 import dev.quiesce.agent.proto.v1.TrafficChange;
@@ -35,6 +36,8 @@ public final class RocketMqAdapter implements TrafficAdapter {
   static final String FRAMEWORK = "rocketmq-remoting-client";
   static final String FRAMEWORK_GRPC = "rocketmq-client-java";
   static final String KIND = "remoting-client";
+  /** rocketmq-client lines this adapter knows (tested: 4.9.7, 5.3.3); the fields it uses are in both. */
+  static final VersionLines LINES = new VersionLines("4.9", "5");
 
   private final LiveObjects live;
   /** Held clients, by their NettyRemotingClient (identity). */
@@ -54,15 +57,15 @@ public final class RocketMqAdapter implements TrafficAdapter {
     return !holds.isEmpty();
   }
 
-  /** rocketmq-client lines this adapter knows (tested: 4.9.7, 5.3.3); the fields it uses are in both. */
+  /** Null for a version of {@link #LINES}. */
   static String unsupportedReason(String version) {
     if (version == null || version.isEmpty()) {
       return "rocketmq-client version unreadable (MQVersion)";
     }
-    if (version.startsWith("4.9.") || version.startsWith("5.")) {
+    if (LINES.covers(version)) {
       return null;
     }
-    return "rocketmq-client " + version + " is not a version quiesce knows (4.9.x, 5.x)";
+    return "rocketmq-client " + version + " is not a version quiesce knows (" + LINES + ")";
   }
 
   /** One MQClientManager (one per class loader that loaded rocketmq-client) and its clients now. */

@@ -3,6 +3,7 @@ package dev.quiesce.agent.core.traffic.springcloud;
 import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficAdapter;
+import dev.quiesce.agent.core.traffic.VersionLines;
 import dev.quiesce.agent.proto.v1.FrameworkInventory;
 import dev.quiesce.agent.proto.v1.RegistryInventory;
 import dev.quiesce.agent.proto.v1.TrafficChange;
@@ -51,14 +52,17 @@ public final class SpringCloudAdapter implements TrafficAdapter {
    * 2.3, the last with Ribbon), 3.1.x (Spring Cloud 2021.0, Boot 2.7) and 4.1.x (Spring Cloud
    * 2023.0, Boot 3.2 / 3.3).
    */
+  static final VersionLines LINES = new VersionLines("2.2", "3.1", "4.1");
+
+  /** Null for a version of {@link #LINES}. */
   static String unsupportedReason(String version) {
     if (version == null || version.isEmpty()) {
       return "spring-cloud-commons version unreadable (no Implementation-Version)";
     }
-    if (version.startsWith("2.2.") || version.startsWith("3.1.") || version.startsWith("4.1.")) {
+    if (LINES.covers(version)) {
       return null;
     }
-    return "spring-cloud-commons " + version + " is not a version quiesce knows (2.2.x, 3.1.x, 4.1.x)";
+    return "spring-cloud-commons " + version + " is not a version quiesce knows (" + LINES + ")";
   }
 
   @Override
