@@ -1,17 +1,11 @@
 package dev.quiesce.agent.bootstrap.inbound;
 
-import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
-import java.net.InetSocketAddress;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
-import java.util.function.Consumer;
 
 /**
  * In-flight inbound requests, counted by the code the agent injects into the application's entry
@@ -23,6 +17,10 @@ import java.util.function.Consumer;
  * <p>Everything here runs on application threads: every method catches Throwable, takes and returns
  * only JDK types, and the counting path allocates nothing once a thread has its State. The agent's
  * core reads it reflectively ({@link #snapshot()}, {@link #peers(boolean)}).
+ *
+ * <p>This class holds the entry points the woven code calls (their names and descriptors are in
+ * core/inbound/EntryWeaver) and the counters; who the peer is comes from {@link InboundPeers}, what ends
+ * a request that outlives its entry point from {@link InboundCallbacks}.
  */
 public final class InboundCounters {
   public static final int SERVLET = 0;
@@ -35,12 +33,10 @@ public final class InboundCounters {
   public static final String NODE_HEADER = "X-Quiesce-Node";
   public static final String NODE_ATTACHMENT = "quiesce.node";
 
-  private static final LongAdder[] IN_FLIGHT = adders();
+  /** Decremented by InboundCallbacks too, when a handed-off request completes. */
+  static final LongAdder[] IN_FLIGHT = adders();
   private static final LongAdder[] TOTAL = adders();
   private static final AtomicLong LAST_REQUEST = new AtomicLong();
-  private static final AtomicLong PEERS_DROPPED = new AtomicLong();
-  private static final ConcurrentHashMap<String, Peer> PEERS = new ConcurrentHashMap<String, Peer>();
-  private static final BiConsumer<Object, Throwable>[] DONE = doneCallbacks();
 
   /** Per thread: how deep inside each kind of entry point, and whether the outermost handed off. */
   private static final ThreadLocal<State> STATE = new ThreadLocal<State>() {
@@ -65,7 +61,7 @@ public final class InboundCounters {
       }
       s.handedOff[kind] = false;
       s.skipped[kind] = false;
-      if (kind == SERVLET && asyncDispatch(a)) {
+      if (kind == SERVLET && InboundCallbacks.asyncDispatch(a)) {
         // The second half of an async request, already in flight since its first service() call.
         s.skipped[kind] = true;
         return;
@@ -74,11 +70,11 @@ public final class InboundCounters {
       TOTAL[kind].increment();
       LAST_REQUEST.lazySet(System.currentTimeMillis());
       if (kind == SERVLET) {
-        servletPeer(a);
+        InboundPeers.servletPeer(a);
       } else if (kind == DUBBO) {
-        dubboPeer(a, b);
+        InboundPeers.dubboPeer(a, b);
       } else if (kind == WEBFLUX) {
-        reactivePeer(a);
+        InboundPeers.reactivePeer(a);
       }
     } catch (Throwable ignored) {
       // the application comes first
@@ -119,7 +115,7 @@ public final class InboundCounters {
       }
       s.handedOff[kind] = true;
       @SuppressWarnings("unchecked")
-      BiConsumer<Object, Throwable> done = DONE[kind];
+      BiConsumer<Object, Throwable> done = InboundCallbacks.DONE[kind];
       ((CompletableFuture<Object>) future).whenComplete(done);
     } catch (Throwable ignored) {
       // the application comes first
@@ -141,11 +137,11 @@ public final class InboundCounters {
       if (s.depth[kind] != 1 || s.handedOff[kind]) {
         return mono;
       }
-      Method doFinally = DO_FINALLY.get(mono.getClass());
+      Method doFinally = InboundCallbacks.DO_FINALLY.get(mono.getClass());
       if (doFinally == null) {
         return mono;
       }
-      Object wrapped = doFinally.invoke(mono, new Finally(kind));
+      Object wrapped = doFinally.invoke(mono, new InboundCallbacks.Finally(kind));
       if (wrapped == null) {
         return mono;
       }
@@ -171,33 +167,16 @@ public final class InboundCounters {
       if (s.depth[kind] != 1 || s.handedOff[kind] || s.skipped[kind]) {
         return;
       }
-      Method[] m = ASYNC_METHODS.get(request.getClass());
+      Method[] m = InboundCallbacks.ASYNC_METHODS.get(request.getClass());
       if (m[0] == null || m[1] == null || !Boolean.TRUE.equals(m[0].invoke(request))) {
         return;
       }
-      if (listenTo(m[1].invoke(request), new AsyncEnd(kind))) {
+      if (InboundCallbacks.listenTo(m[1].invoke(request), new InboundCallbacks.AsyncEnd(kind))) {
         s.handedOff[kind] = true;
       }
     } catch (Throwable ignored) {
       // the application comes first: the request ends as service() returns
     }
-  }
-
-  /** Adds an AsyncListener proxy for {@code end} to an AsyncContext; false when it cannot. */
-  static boolean listenTo(Object asyncContext, AsyncEnd end) throws Exception {
-    if (asyncContext == null) {
-      return false;
-    }
-    Method add = ADD_LISTENER.get(asyncContext.getClass());
-    if (add == null) {
-      return false;
-    }
-    if (end.proxy == null) {
-      Class<?> listenerType = add.getParameterTypes()[0];
-      end.proxy = Proxy.newProxyInstance(listenerType.getClassLoader(), new Class<?>[] {listenerType}, end);
-    }
-    add.invoke(asyncContext, end.proxy);
-    return true;
   }
 
   /**
@@ -211,7 +190,7 @@ public final class InboundCounters {
       out[k * 2 + 1] = TOTAL[k].sum();
     }
     out[KINDS * 2] = LAST_REQUEST.get();
-    out[KINDS * 2 + 1] = PEERS_DROPPED.get();
+    out[KINDS * 2 + 1] = InboundPeers.dropped();
     return out;
   }
 
@@ -220,220 +199,12 @@ public final class InboundCounters {
    * Long, String or null, Long, Integer). With {@code drain} they are forgotten as they are read.
    */
   public static Object[][] peers(boolean drain) {
-    java.util.List<Object[]> rows = new java.util.ArrayList<Object[]>();
-    for (Map.Entry<String, Peer> e : PEERS.entrySet()) {
-      Peer p = e.getValue();
-      if (drain && !PEERS.remove(e.getKey(), p)) {
-        continue;
-      }
-      rows.add(new Object[] {p.address, Integer.valueOf(p.localPort), Long.valueOf(p.requests.sum()), p.node,
-          Long.valueOf(p.lastSeen), Integer.valueOf(p.kind)});
-    }
-    return rows.toArray(new Object[0][]);
+    return InboundPeers.peers(drain);
   }
 
   /** Records one request from a peer. Public for entry points that know the peer as plain values. */
   public static void peer(int kind, String address, int localPort, String node) {
-    try {
-      if (address == null) {
-        return;
-      }
-      String key = node == null ? address + '|' + localPort : address + '|' + localPort + '|' + node;
-      Peer p = PEERS.get(key);
-      if (p == null) {
-        if (PEERS.size() >= MAX_PEERS) {
-          PEERS_DROPPED.incrementAndGet();
-          return;
-        }
-        Peer fresh = new Peer(kind, address, localPort, node);
-        p = PEERS.putIfAbsent(key, fresh);
-        if (p == null) {
-          p = fresh;
-        }
-      }
-      p.requests.increment();
-      p.lastSeen = System.currentTimeMillis();
-    } catch (Throwable ignored) {
-      // the application comes first
-    }
-  }
-
-  // ---- peers, read reflectively (no framework class is visible here) ----------------------------
-
-  private static final ClassValue<Method[]> SERVLET_METHODS = new ClassValue<Method[]>() {
-    @Override
-    protected Method[] computeValue(Class<?> type) {
-      return new Method[] {find(type, "getRemoteAddr"), find(type, "getLocalPort"), find(type, "getHeader", String.class)};
-    }
-  };
-
-  private static final ClassValue<Method[]> CHANNEL_METHODS = new ClassValue<Method[]>() {
-    @Override
-    protected Method[] computeValue(Class<?> type) {
-      return new Method[] {find(type, "getRemoteAddress"), find(type, "getLocalAddress")};
-    }
-  };
-
-  private static final ClassValue<Method> REQUEST_DATA = new ClassValue<Method>() {
-    @Override
-    protected Method computeValue(Class<?> type) {
-      return find(type, "getData");
-    }
-  };
-
-  private static final ClassValue<Method> ATTACHMENT = new ClassValue<Method>() {
-    @Override
-    protected Method computeValue(Class<?> type) {
-      return find(type, "getAttachment", String.class);
-    }
-  };
-
-  private static final ClassValue<Method> DO_FINALLY = new ClassValue<Method>() {
-    @Override
-    protected Method computeValue(Class<?> type) {
-      return find(type, "doFinally", Consumer.class);
-    }
-  };
-
-  private static final ClassValue<Method[]> REACTIVE_REQUEST_METHODS = new ClassValue<Method[]>() {
-    @Override
-    protected Method[] computeValue(Class<?> type) {
-      return new Method[] {find(type, "getRemoteAddress"), find(type, "getLocalAddress"), find(type, "getHeaders")};
-    }
-  };
-
-  private static final ClassValue<Method> HEADER_FIRST = new ClassValue<Method>() {
-    @Override
-    protected Method computeValue(Class<?> type) {
-      return find(type, "getFirst", String.class);
-    }
-  };
-
-  private static final ClassValue<Method[]> ASYNC_METHODS = new ClassValue<Method[]>() {
-    @Override
-    protected Method[] computeValue(Class<?> type) {
-      return new Method[] {find(type, "isAsyncStarted"), find(type, "getAsyncContext"), find(type, "getDispatcherType")};
-    }
-  };
-
-  /** AsyncContext.addListener(AsyncListener): its parameter type is the container's AsyncListener. */
-  private static final ClassValue<Method> ADD_LISTENER = new ClassValue<Method>() {
-    @Override
-    protected Method computeValue(Class<?> type) {
-      for (Method m : type.getMethods()) {
-        if (m.getName().equals("addListener") && m.getParameterTypes().length == 1 && m.getParameterTypes()[0].isInterface()) {
-          return find(type, "addListener", m.getParameterTypes()[0]);
-        }
-      }
-      return null;
-    }
-  };
-
-  private static final ClassValue<Method> EVENT_CONTEXT = new ClassValue<Method>() {
-    @Override
-    protected Method computeValue(Class<?> type) {
-      return find(type, "getAsyncContext");
-    }
-  };
-
-  /** A servlet request dispatched again to finish an async cycle (DispatcherType.ASYNC). */
-  private static boolean asyncDispatch(Object request) {
-    try {
-      if (request == null) {
-        return false;
-      }
-      Method m = ASYNC_METHODS.get(request.getClass())[2];
-      Object type = m == null ? null : m.invoke(request);
-      return type instanceof Enum && "ASYNC".equals(((Enum<?>) type).name());
-    } catch (Throwable t) {
-      return false;
-    }
-  }
-
-  private static void servletPeer(Object request) throws Exception {
-    if (request == null) {
-      return;
-    }
-    Method[] m = SERVLET_METHODS.get(request.getClass());
-    if (m[0] == null) {
-      return;
-    }
-    String address = (String) m[0].invoke(request);
-    int port = m[1] == null ? 0 : ((Integer) m[1].invoke(request)).intValue();
-    String node = m[2] == null ? null : (String) m[2].invoke(request, NODE_HEADER);
-    peer(SERVLET, address, port, node);
-  }
-
-  private static void dubboPeer(Object channel, Object request) throws Exception {
-    if (channel == null) {
-      return;
-    }
-    Method[] m = CHANNEL_METHODS.get(channel.getClass());
-    if (m[0] == null) {
-      return;
-    }
-    Object remote = m[0].invoke(channel);
-    if (!(remote instanceof InetSocketAddress)) {
-      return;
-    }
-    InetSocketAddress r = (InetSocketAddress) remote;
-    String address = r.getAddress() != null ? r.getAddress().getHostAddress() : r.getHostString();
-    int port = 0;
-    if (m[1] != null) {
-      Object local = m[1].invoke(channel);
-      if (local instanceof InetSocketAddress) {
-        port = ((InetSocketAddress) local).getPort();
-      }
-    }
-    String node = null;
-    if (request != null) {
-      Method getData = REQUEST_DATA.get(request.getClass());
-      Object data = getData == null ? null : getData.invoke(request);
-      Method attachment = data == null ? null : ATTACHMENT.get(data.getClass());
-      Object value = attachment == null ? null : attachment.invoke(data, NODE_ATTACHMENT);
-      node = value instanceof String ? (String) value : null;
-    }
-    peer(DUBBO, address, port, node);
-  }
-
-  /** Spring's ServerHttpRequest: remote and local InetSocketAddress (local since Spring 5.2.3), headers. */
-  private static void reactivePeer(Object request) throws Exception {
-    if (request == null) {
-      return;
-    }
-    Method[] m = REACTIVE_REQUEST_METHODS.get(request.getClass());
-    Object remote = m[0] == null ? null : m[0].invoke(request);
-    if (!(remote instanceof InetSocketAddress)) {
-      return;
-    }
-    InetSocketAddress r = (InetSocketAddress) remote;
-    String address = r.getAddress() != null ? r.getAddress().getHostAddress() : r.getHostString();
-    int port = 0;
-    Object local = m[1] == null ? null : m[1].invoke(request);
-    if (local instanceof InetSocketAddress) {
-      port = ((InetSocketAddress) local).getPort();
-    }
-    String node = null;
-    Object headers = m[2] == null ? null : m[2].invoke(request);
-    Method first = headers == null ? null : HEADER_FIRST.get(headers.getClass());
-    Object value = first == null ? null : first.invoke(headers, NODE_HEADER);
-    node = value instanceof String ? (String) value : null;
-    peer(WEBFLUX, address, port, node);
-  }
-
-  /** A public method, made callable even when its class is not public (an inner request facade). */
-  static Method find(Class<?> type, String name, Class<?>... params) {
-    try {
-      Method m = type.getMethod(name, params);
-      try {
-        m.setAccessible(true);
-      } catch (Throwable ignored) {
-        // public method of a public class: callable anyway
-      }
-      return m;
-    } catch (Throwable t) {
-      return null;
-    }
+    InboundPeers.peer(kind, address, localPort, node);
   }
 
   private static LongAdder[] adders() {
@@ -444,120 +215,10 @@ public final class InboundCounters {
     return a;
   }
 
-  @SuppressWarnings("unchecked")
-  private static BiConsumer<Object, Throwable>[] doneCallbacks() {
-    BiConsumer<Object, Throwable>[] d = new BiConsumer[KINDS];
-    for (int i = 0; i < KINDS; i++) {
-      d[i] = new Done(i);
-    }
-    return d;
-  }
-
-  /** Ends a handed-off request when its reply completes. */
-  private static final class Done implements BiConsumer<Object, Throwable> {
-    private final int kind;
-
-    Done(int kind) {
-      this.kind = kind;
-    }
-
-    @Override
-    public void accept(Object value, Throwable error) {
-      try {
-        IN_FLIGHT[kind].decrement();
-      } catch (Throwable ignored) {
-        // the application comes first
-      }
-    }
-  }
-
-  /**
-   * Ends a request handed off to a Mono, once: doFinally runs once per subscription, and a result
-   * subscribed twice must not end the request twice.
-   */
-  private static final class Finally implements Consumer<Object> {
-    private static final AtomicIntegerFieldUpdater<Finally> DONE_ONCE =
-        AtomicIntegerFieldUpdater.newUpdater(Finally.class, "done");
-    private final int kind;
-    private volatile int done;
-
-    Finally(int kind) {
-      this.kind = kind;
-    }
-
-    @Override
-    public void accept(Object signal) {
-      try {
-        if (DONE_ONCE.compareAndSet(this, 0, 1)) {
-          IN_FLIGHT[kind].decrement();
-        }
-      } catch (Throwable ignored) {
-        // the application comes first
-      }
-    }
-  }
-
-  /**
-   * The AsyncListener of one async request: ends it on onComplete (which also follows a timeout or
-   * an error), once; a new async cycle (onStartAsync) clears the container's listeners, so it adds
-   * itself again. Never throws into the container.
-   */
-  static final class AsyncEnd implements InvocationHandler {
-    private static final AtomicIntegerFieldUpdater<AsyncEnd> DONE_ONCE =
-        AtomicIntegerFieldUpdater.newUpdater(AsyncEnd.class, "done");
-    private final int kind;
-    private volatile int done;
-    volatile Object proxy;
-
-    AsyncEnd(int kind) {
-      this.kind = kind;
-    }
-
-    @Override
-    public Object invoke(Object self, Method method, Object[] args) {
-      String name = method.getName();
-      try {
-        if (name.equals("onComplete")) {
-          if (DONE_ONCE.compareAndSet(this, 0, 1)) {
-            IN_FLIGHT[kind].decrement();
-          }
-        } else if (name.equals("onStartAsync") && args != null && args.length == 1 && args[0] != null) {
-          Method context = EVENT_CONTEXT.get(args[0].getClass());
-          listenTo(context == null ? null : context.invoke(args[0]), this);
-        } else if (name.equals("equals") && args != null && args.length == 1) {
-          return Boolean.valueOf(self == args[0]);
-        } else if (name.equals("hashCode")) {
-          return Integer.valueOf(System.identityHashCode(self));
-        } else if (name.equals("toString")) {
-          return "quiesce in-flight request listener";
-        }
-      } catch (Throwable ignored) {
-        // the application comes first
-      }
-      return null;
-    }
-  }
-
   private static final class State {
     final int[] depth = new int[KINDS];
     final boolean[] handedOff = new boolean[KINDS];
     /** The outermost entry was not counted (an async dispatch): its exit does not end anything. */
     final boolean[] skipped = new boolean[KINDS];
-  }
-
-  private static final class Peer {
-    final int kind;
-    final String address;
-    final int localPort;
-    final String node;
-    final LongAdder requests = new LongAdder();
-    volatile long lastSeen;
-
-    Peer(int kind, String address, int localPort, String node) {
-      this.kind = kind;
-      this.address = address;
-      this.localPort = localPort;
-      this.node = node;
-    }
   }
 }

@@ -6,6 +6,7 @@ import dev.quiesce.agent.proto.v1.CommandResult;
 import dev.quiesce.agent.proto.v1.InstancesFound;
 import dev.quiesce.agent.proto.v1.Pong;
 import dev.quiesce.agent.proto.v1.Stopped;
+import dev.quiesce.agent.core.Agent;
 import dev.quiesce.agent.core.inbound.InboundService;
 import dev.quiesce.agent.core.traffic.Adapters;
 import dev.quiesce.agent.core.traffic.LiveObjects;
@@ -72,7 +73,7 @@ public final class CommandHandler {
           return result.setAnnounced(announcer.announce(command.getAnnounceReadOnly().getWriteable())).build();
         default:
           return result.setError(InstanceFinder.error("unknown_command",
-              "command kind " + command.getKindCase() + " is not known to agent 0.1.0")).build();
+              "command kind " + command.getKindCase() + " is not known to agent " + Agent.VERSION)).build();
       }
     } catch (TrafficException e) {
       return result.setError(InstanceFinder.error(e.code(), e.getMessage())).build();

@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic.dubbo;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.proto.v1.RegistryInventory;
 import dev.quiesce.agent.proto.v1.TrafficChange;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic.dubbo;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficAdapter;
 import dev.quiesce.agent.core.traffic.TrafficException;

@@ -1,5 +1,7 @@
 package dev.quiesce.agent.core.traffic.dubbo;
 
+import dev.quiesce.agent.core.reflect.Reflect;
+
 /** Reading Dubbo's URL objects (com.alibaba.dubbo.common.URL, org.apache.dubbo.common.URL) by reflection. */
 final class DubboUrls {
   private DubboUrls() {}

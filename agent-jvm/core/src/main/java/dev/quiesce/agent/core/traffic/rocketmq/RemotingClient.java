@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic.rocketmq;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
@@ -193,7 +194,7 @@ final class RemotingClient {
 
   /** The Channel of a ChannelWrapper's ChannelFuture field, or null. */
   private static Object channelOf(Object wrapper, String futureField) throws Exception {
-    Object future = Reflect.get(wrapper, futureField);
+    Object future = Reflect.fieldValue(wrapper, futureField);
     if (future == null) {
       return null;
     }

@@ -1,8 +1,10 @@
 package dev.quiesce.agent.core.traffic.rocketmq;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.AgentLog;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficAdapter;
+import dev.quiesce.agent.core.traffic.VersionLines;
 import dev.quiesce.agent.proto.v1.FrameworkInventory;
 import dev.quiesce.agent.proto.v1.RegistryInventory;
 import dev.quiesce.agent.proto.v1.TrafficChange;
@@ -34,6 +36,8 @@ public final class RocketMqAdapter implements TrafficAdapter {
   static final String FRAMEWORK = "rocketmq-remoting-client";
   static final String FRAMEWORK_GRPC = "rocketmq-client-java";
   static final String KIND = "remoting-client";
+  /** rocketmq-client lines this adapter knows (tested: 4.9.7, 5.3.3); the fields it uses are in both. */
+  static final VersionLines LINES = new VersionLines("4.9", "5");
 
   private final LiveObjects live;
   /** Held clients, by their NettyRemotingClient (identity). */
@@ -53,15 +57,15 @@ public final class RocketMqAdapter implements TrafficAdapter {
     return !holds.isEmpty();
   }
 
-  /** rocketmq-client lines this adapter knows (tested: 4.9.7, 5.3.3); the fields it uses are in both. */
+  /** Null for a version of {@link #LINES}. */
   static String unsupportedReason(String version) {
     if (version == null || version.isEmpty()) {
       return "rocketmq-client version unreadable (MQVersion)";
     }
-    if (version.startsWith("4.9.") || version.startsWith("5.")) {
+    if (LINES.covers(version)) {
       return null;
     }
-    return "rocketmq-client " + version + " is not a version quiesce knows (4.9.x, 5.x)";
+    return "rocketmq-client " + version + " is not a version quiesce knows (" + LINES + ")";
   }
 
   /** One MQClientManager (one per class loader that loaded rocketmq-client) and its clients now. */
@@ -85,13 +89,13 @@ public final class RocketMqAdapter implements TrafficAdapter {
       f.unsupported = unsupportedReason(f.version);
       try {
         Object instance = Reflect.invoke(Reflect.method(manager, "getInstance"), null);
-        Object table = Reflect.get(instance, "factoryTable");
+        Object table = Reflect.fieldValue(instance, "factoryTable");
         if (table instanceof Map) {
           for (Map.Entry<?, ?> e : ((Map<?, ?>) table).entrySet()) {
             Client c = new Client();
             c.clientId = String.valueOf(e.getKey());
-            Object api = Reflect.call(e.getValue(), "getMQClientAPIImpl");
-            c.remoting = api == null ? null : Reflect.call(api, "getRemotingClient");
+            Object api = Reflect.callDeclared(e.getValue(), "getMQClientAPIImpl");
+            c.remoting = api == null ? null : Reflect.callDeclared(api, "getRemotingClient");
             if (c.remoting != null) {
               if (f.unsupported == null) {
                 f.unsupported = RemotingClient.structureProblem(c.remoting.getClass());
@@ -201,7 +205,7 @@ public final class RocketMqAdapter implements TrafficAdapter {
             }
           }
         } catch (Throwable t) {
-          ch.setError(Reflect.describe("isolate_failed", t));
+          ch.setError(Reflect.describeBrief("isolate_failed", t));
         }
         changes.add(ch.build());
       }

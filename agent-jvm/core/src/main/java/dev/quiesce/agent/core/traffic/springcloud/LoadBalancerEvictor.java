@@ -1,11 +1,13 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.AgentLog;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
 import dev.quiesce.agent.core.traffic.goaway.Evictions;
-import dev.quiesce.agent.core.traffic.goaway.Evictor;
-import dev.quiesce.agent.core.traffic.goaway.KeepTimer;
+import dev.quiesce.agent.core.traffic.goaway.Keep;
+import dev.quiesce.agent.core.traffic.goaway.KeepingEvictor;
+import dev.quiesce.agent.core.traffic.goaway.Keeps;
 import dev.quiesce.agent.core.traffic.goaway.LatestByProvider;
 import dev.quiesce.agent.proto.v1.Eviction;
 import java.lang.ref.WeakReference;
@@ -36,7 +38,7 @@ import java.util.Set;
  * first GoAway walks if nothing is cached, later ones do not (again at most every
  * {@value #REWALK_MS} ms while none is found). Ribbon is {@link RibbonEvictor}.
  */
-public final class LoadBalancerEvictor implements Evictor {
+public final class LoadBalancerEvictor extends KeepingEvictor {
   static final String FRAMEWORK = "springcloud-loadbalancer";
   static final String CACHE_NAME = "CachingServiceInstanceListSupplierCache";
   /** The LoadBalancerCacheManager implementations of spring-cloud-loadbalancer 3.1.x / 4.1.x. */
@@ -57,41 +59,27 @@ public final class LoadBalancerEvictor implements Evictor {
   /** The cache managers found (weakly held): later GoAways neither walk nor scan classes. */
   private final List<WeakReference<Object>> managers = new ArrayList<WeakReference<Object>>();
   /** Guarded by this. */
-  private final List<Keep> keeps = new ArrayList<Keep>();
+  private final Keeps<CacheKeep> keeps = new Keeps<CacheKeep>();
   /**
    * The latest GoAway per provider, kept after it ended (bounded): a release after the keep ended
    * (the registry had dropped the provider) still knows which cached lists to reset.
    */
-  private final LatestByProvider<Keep> latest = new LatestByProvider<Keep>();
-  private final KeepTimer keeper = new KeepTimer("goaway-springcloud", KEEP_TICK_MS, new Runnable() {
-    @Override
-    public void run() {
-      tick();
-    }
-  });
+  private final LatestByProvider<CacheKeep> latest = new LatestByProvider<CacheKeep>();
 
   public LoadBalancerEvictor(LiveObjects live) {
+    super(FRAMEWORK, "goaway-springcloud", KEEP_TICK_MS, Clock.SYSTEM);
     this.live = live;
   }
 
-  @Override
-  public String framework() {
-    return FRAMEWORK;
-  }
-
   /** A provider kept out of some caches until its deadline. */
-  private static final class Keep {
-    final EvictTarget target;
-    final long deadline;
+  private static final class CacheKeep extends Keep {
     final List<Object> caches;
     /** Key → the list we put (or EVICTED), to tell our own value from a refetch. */
     final Map<Object, Object> ours = new LinkedHashMap<Object, Object>();
     final Set<Object> refetched = new LinkedHashSet<Object>();
-    int reapplied;
 
-    Keep(EvictTarget target, List<Object> caches) {
-      this.target = target;
-      this.deadline = System.currentTimeMillis() + target.ttlMillis();
+    CacheKeep(EvictTarget target, long now, List<Object> caches) {
+      super(target, now);
       this.caches = caches;
     }
   }
@@ -102,7 +90,7 @@ public final class LoadBalancerEvictor implements Evictor {
     if (caches.isEmpty()) {
       return Collections.emptyList();
     }
-    Keep keep = new Keep(target, caches);
+    CacheKeep keep = new CacheKeep(target, now(), caches);
     Evictions done = new Evictions(FRAMEWORK);
     for (Object cache : caches) {
       for (Object key : keys(cache)) {
@@ -116,14 +104,9 @@ public final class LoadBalancerEvictor implements Evictor {
         }
       }
     }
-    for (Iterator<Keep> it = keeps.iterator(); it.hasNext();) {
-      if (it.next().target.provider().equals(target.provider())) {
-        it.remove();
-      }
-    }
     keeps.add(keep);
     latest.put(target.provider(), keep);
-    keeper.ensureRunning();
+    keeping();
     AgentLog.info("goaway: springcloud-loadbalancer dropped " + target + " from " + done.removedByService() + " in "
         + caches.size() + " cache(s); keeping it out for " + target.ttlMillis() / 1000 + " s");
     return done.report(target);
@@ -135,12 +118,8 @@ public final class LoadBalancerEvictor implements Evictor {
    */
   @Override
   public synchronized List<Eviction> release(EvictTarget target) throws Exception {
-    for (Iterator<Keep> it = keeps.iterator(); it.hasNext();) {
-      if (it.next().target.provider().equals(target.provider())) {
-        it.remove();
-      }
-    }
-    Keep keep = latest.remove(target.provider());
+    keeps.remove(target.provider());
+    CacheKeep keep = latest.remove(target.provider());
     if (keep == null) {
       return Collections.emptyList();
     }
@@ -175,54 +154,45 @@ public final class LoadBalancerEvictor implements Evictor {
   }
 
   @Override
-  public synchronized void close() {
+  protected void undoAll() {
     keeps.clear();
     latest.clear();
-    keeper.stopNow();
   }
 
   /** On the keeper thread: filters lists refetched with the provider still in, ends finished keeps. */
-  synchronized void tick() {
-    try {
-      long now = System.currentTimeMillis();
-      for (Iterator<Keep> it = keeps.iterator(); it.hasNext();) {
-        Keep k = it.next();
-        if (now >= k.deadline) {
-          AgentLog.info("goaway: springcloud-loadbalancer no longer keeps " + k.target + " out (ttl ended; filtered again "
-              + k.reapplied + " time(s))");
-          it.remove();
-          continue;
-        }
-        for (Object cache : k.caches) {
-          for (Object key : keys(cache)) {
-            Object list = value(cache, key);
-            if (!(list instanceof List) || list == k.ours.get(key)) {
-              continue;
-            }
-            int n = filter(cache, key, k);
-            if (n > 0) {
-              k.reapplied++;
-              AgentLog.info("goaway: " + key + " was fetched again with " + k.target + " still listed; filtered it out again");
-            } else if (k.ours.containsKey(key)) {
-              k.refetched.add(key);
-            }
+  @Override
+  protected boolean keepOut(long now) throws Exception {
+    for (CacheKeep k : keeps.expire(now)) {
+      AgentLog.info("goaway: springcloud-loadbalancer no longer keeps " + k.target + " out (ttl ended; filtered again "
+          + k.reapplied + " time(s))");
+    }
+    for (Iterator<CacheKeep> it = keeps.iterator(); it.hasNext();) {
+      CacheKeep k = it.next();
+      for (Object cache : k.caches) {
+        for (Object key : keys(cache)) {
+          Object list = value(cache, key);
+          if (!(list instanceof List) || list == k.ours.get(key)) {
+            continue;
+          }
+          int n = filter(cache, key, k);
+          if (n > 0) {
+            k.reapplied++;
+            AgentLog.info("goaway: " + key + " was fetched again with " + k.target + " still listed; filtered it out again");
+          } else if (k.ours.containsKey(key)) {
+            k.refetched.add(key);
           }
         }
-        if (!k.ours.isEmpty() && k.refetched.containsAll(k.ours.keySet())) {
-          AgentLog.info("goaway: the registry no longer lists " + k.target + " in " + k.ours.keySet() + "; stop keeping it out");
-          it.remove();
-        }
       }
-      if (keeps.isEmpty()) {
-        keeper.stop();
+      if (!k.ours.isEmpty() && k.refetched.containsAll(k.ours.keySet())) {
+        AgentLog.info("goaway: the registry no longer lists " + k.target + " in " + k.ours.keySet() + "; stop keeping it out");
+        it.remove();
       }
-    } catch (Throwable t) {
-      AgentLog.warn("goaway: springcloud-loadbalancer keeper", t);
     }
+    return !keeps.isEmpty();
   }
 
   /** Drops the target from one cached list; how many instances went. */
-  private int filter(Object cache, Object key, Keep keep) throws Exception {
+  private int filter(Object cache, Object key, CacheKeep keep) throws Exception {
     Object value = value(cache, key);
     if (!(value instanceof List)) {
       return 0;

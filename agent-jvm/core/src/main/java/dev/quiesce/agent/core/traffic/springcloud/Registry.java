@@ -1,5 +1,6 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import java.lang.reflect.Method;
 
 /**
@@ -30,9 +31,9 @@ final class Registry {
     String connect = null;
     if (Reflect.isA(target.getClass(), ZOOKEEPER_REGISTRY)) {
       try {
-        discovery = Reflect.field(target, "serviceDiscovery");
+        discovery = Reflect.fieldValue(target, "serviceDiscovery");
         Object client = discovery == null ? null : curatorClient(discovery);
-        connect = client == null ? null : (String) Reflect.call(client, "getCurrentConnectionString");
+        connect = client == null ? null : (String) Reflect.callDeclared(client, "getCurrentConnectionString");
       } catch (Exception e) {
         // Another layout: register/deregister still work, presence is unknown.
         discovery = null;
@@ -58,7 +59,7 @@ final class Registry {
   void removeAgain(Object registration) throws Exception {
     deregister(registration);
     if (Boolean.TRUE.equals(present(registration))) {
-      Object delete = Reflect.call(Reflect.call(framework(), "delete"), "guaranteed");
+      Object delete = Reflect.callDeclared(Reflect.callDeclared(framework(), "delete"), "guaranteed");
       Reflect.invoke(Reflect.method(delete.getClass(), "forPath", String.class), delete, pathOf(registration));
     }
   }
@@ -74,10 +75,10 @@ final class Registry {
     }
     try {
       Object client = curatorClient(curatorDiscovery);
-      if (client == null || !Boolean.TRUE.equals(Reflect.call(client, "isConnected"))) {
+      if (client == null || !Boolean.TRUE.equals(Reflect.callDeclared(client, "isConnected"))) {
         return null;
       }
-      Object exists = Reflect.call(framework(), "checkExists");
+      Object exists = Reflect.callDeclared(framework(), "checkExists");
       return Reflect.invoke(Reflect.method(exists.getClass(), "forPath", String.class), exists, pathOf(registration)) != null;
     } catch (Exception e) {
       return null;
@@ -86,19 +87,19 @@ final class Registry {
 
   /** ServiceDiscoveryImpl.pathForInstance(name, id): "/services/<name>/<id>" by default. */
   private String pathOf(Object registration) throws Exception {
-    Object instance = Reflect.call(registration, "getServiceInstance");
+    Object instance = Reflect.callDeclared(registration, "getServiceInstance");
     Method pathFor = Reflect.method(curatorDiscovery.getClass(), "pathForInstance", String.class, String.class);
-    return (String) Reflect.invoke(pathFor, curatorDiscovery, Reflect.call(instance, "getName"), Reflect.call(instance, "getId"));
+    return (String) Reflect.invoke(pathFor, curatorDiscovery, Reflect.callDeclared(instance, "getName"), Reflect.callDeclared(instance, "getId"));
   }
 
   /** ServiceDiscoveryImpl.client: the CuratorFramework. */
   private Object framework() throws Exception {
-    return Reflect.field(curatorDiscovery, "client");
+    return Reflect.fieldValue(curatorDiscovery, "client");
   }
 
   /** ServiceDiscoveryImpl.client (a CuratorFramework) → its CuratorZookeeperClient. */
   private static Object curatorClient(Object discovery) throws Exception {
-    Object framework = Reflect.field(discovery, "client");
-    return framework == null ? null : Reflect.call(framework, "getZookeeperClient");
+    Object framework = Reflect.fieldValue(discovery, "client");
+    return framework == null ? null : Reflect.callDeclared(framework, "getZookeeperClient");
   }
 }

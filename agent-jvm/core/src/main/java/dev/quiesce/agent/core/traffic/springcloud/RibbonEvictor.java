@@ -1,11 +1,13 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.AgentLog;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.goaway.EvictTarget;
 import dev.quiesce.agent.core.traffic.goaway.Evictions;
-import dev.quiesce.agent.core.traffic.goaway.Evictor;
-import dev.quiesce.agent.core.traffic.goaway.KeepTimer;
+import dev.quiesce.agent.core.traffic.goaway.Keep;
+import dev.quiesce.agent.core.traffic.goaway.KeepingEvictor;
+import dev.quiesce.agent.core.traffic.goaway.Keeps;
 import dev.quiesce.agent.core.traffic.goaway.LatestByProvider;
 import dev.quiesce.agent.proto.v1.Eviction;
 import java.lang.ref.WeakReference;
@@ -44,7 +46,7 @@ import java.util.Map;
  * without Spring, by a heap walk for the balancers themselves (cached; again at most every
  * {@value #REWALK_MS} ms while none is found).
  */
-public final class RibbonEvictor implements Evictor {
+public final class RibbonEvictor extends KeepingEvictor {
   static final String FRAMEWORK = "ribbon";
   static final String BALANCER = "com.netflix.loadbalancer.DynamicServerListLoadBalancer";
   static final String FILTER = "com.netflix.loadbalancer.ServerListFilter";
@@ -61,32 +63,19 @@ public final class RibbonEvictor implements Evictor {
   private final Map<Object, Guard> guards = new IdentityHashMap<Object, Guard>();
   /** Per provider (bounded), the balancers its latest GoAway took it out of, weakly: a release refreshes them. */
   private final LatestByProvider<List<WeakReference<Object>>> latest = new LatestByProvider<List<WeakReference<Object>>>();
-  private final KeepTimer keeper = new KeepTimer("goaway-ribbon", KEEP_TICK_MS, new Runnable() {
-    @Override
-    public void run() {
-      tick();
-    }
-  });
 
   public RibbonEvictor(LiveObjects live) {
+    super(FRAMEWORK, "goaway-ribbon", KEEP_TICK_MS, Clock.SYSTEM);
     this.live = live;
   }
 
-  @Override
-  public String framework() {
-    return FRAMEWORK;
-  }
-
   /** A provider kept out of one balancer until its deadline or until a refresh no longer lists it. */
-  private static final class Keep {
-    final EvictTarget target;
-    final long deadline;
+  private static final class BalancerKeep extends Keep {
     /** Set on Ribbon's refresh thread: a list from the registry came without the provider. */
     volatile boolean unlisted;
 
-    Keep(EvictTarget target) {
-      this.target = target;
-      this.deadline = System.currentTimeMillis() + target.ttlMillis();
+    BalancerKeep(EvictTarget target, long now) {
+      super(target, now);
     }
   }
 
@@ -96,7 +85,7 @@ public final class RibbonEvictor implements Evictor {
     final Object original;
     Object proxy;
     /** Read on Ribbon's refresh thread: guarded by itself. */
-    final List<Keep> keeps = new ArrayList<Keep>();
+    final Keeps<BalancerKeep> keeps = new Keeps<BalancerKeep>();
     int refiltered;
 
     Guard(String name, Object original) {
@@ -104,9 +93,13 @@ public final class RibbonEvictor implements Evictor {
       this.original = original;
     }
 
-    List<Keep> snapshot() {
+    List<BalancerKeep> snapshot() {
       synchronized (keeps) {
-        return new ArrayList<Keep>(keeps);
+        List<BalancerKeep> out = new ArrayList<BalancerKeep>(keeps.size());
+        for (BalancerKeep k : keeps) {
+          out.add(k);
+        }
+        return out;
       }
     }
 
@@ -152,12 +145,12 @@ public final class RibbonEvictor implements Evictor {
         if (!(out instanceof List)) {
           return out;
         }
-        List<Keep> now = snapshot();
+        List<BalancerKeep> now = snapshot();
         if (now.isEmpty()) {
           return out;
         }
         if (in instanceof Collection) {
-          for (Keep k : now) {
+          for (BalancerKeep k : now) {
             if (count((Collection<?>) in, k.target) == 0) {
               k.unlisted = true;
             }
@@ -186,15 +179,11 @@ public final class RibbonEvictor implements Evictor {
           continue;
         }
         Guard g = guard(lb, name);
+        BalancerKeep keep = new BalancerKeep(target, now());
         synchronized (g.keeps) {
-          for (Iterator<Keep> it = g.keeps.iterator(); it.hasNext();) {
-            if (it.next().target.provider().equals(target.provider())) {
-              it.remove();
-            }
-          }
-          g.keeps.add(new Keep(target));
+          g.keeps.add(keep);
         }
-        setServers(lb, without(servers, Collections.singletonList(new Keep(target))));
+        setServers(lb, without(servers, Collections.singletonList(keep)));
         touched.add(new WeakReference<Object>(lb));
         done.removed(name, n);
       } catch (Exception e) {
@@ -208,7 +197,7 @@ public final class RibbonEvictor implements Evictor {
       latest.put(target.provider(), touched);
     }
     if (!guards.isEmpty()) {
-      keeper.ensureRunning();
+      keeping();
     }
     AgentLog.info("goaway: ribbon dropped " + target + " from " + done.removedByService() + " of " + balancers.size()
         + " load balancer(s); keeping it out for " + target.ttlMillis() / 1000 + " s");
@@ -227,11 +216,7 @@ public final class RibbonEvictor implements Evictor {
       Guard g = e.getValue();
       boolean empty;
       synchronized (g.keeps) {
-        for (Iterator<Keep> k = g.keeps.iterator(); k.hasNext();) {
-          if (k.next().target.provider().equals(target.provider())) {
-            k.remove();
-          }
-        }
+        g.keeps.remove(target.provider());
         empty = g.keeps.isEmpty();
       }
       if (empty) {
@@ -251,7 +236,7 @@ public final class RibbonEvictor implements Evictor {
       }
       String name = name(lb);
       try {
-        Reflect.call(lb, "updateListOfServers");
+        Reflect.callDeclared(lb, "updateListOfServers");
         done.released(name, 1);
       } catch (Exception e) {
         done.failed(name, Reflect.describe("release_failed", e));
@@ -275,54 +260,47 @@ public final class RibbonEvictor implements Evictor {
   }
 
   @Override
-  public synchronized void close() {
+  protected void undoAll() {
     for (Map.Entry<Object, Guard> e : guards.entrySet()) {
       unwrap(e.getKey(), e.getValue());
     }
     guards.clear();
     latest.clear();
-    keeper.stopNow();
   }
 
   /** On the keeper thread: ends finished keeps, takes out a provider a refresh put back, unwraps idle balancers. */
-  synchronized void tick() {
-    try {
-      long now = System.currentTimeMillis();
-      for (Iterator<Map.Entry<Object, Guard>> it = guards.entrySet().iterator(); it.hasNext();) {
-        Map.Entry<Object, Guard> e = it.next();
-        Object lb = e.getKey();
-        Guard g = e.getValue();
-        List<Keep> active;
-        synchronized (g.keeps) {
-          for (Iterator<Keep> k = g.keeps.iterator(); k.hasNext();) {
-            Keep keep = k.next();
-            if (keep.unlisted || now >= keep.deadline) {
-              AgentLog.info("goaway: ribbon no longer keeps " + keep.target + " out of " + g.name
-                  + (keep.unlisted ? " (the registry no longer lists it)" : " (ttl ended)"));
-              k.remove();
-            }
+  @Override
+  protected boolean keepOut(long now) throws Exception {
+    for (Iterator<Map.Entry<Object, Guard>> it = guards.entrySet().iterator(); it.hasNext();) {
+      Map.Entry<Object, Guard> e = it.next();
+      Object lb = e.getKey();
+      Guard g = e.getValue();
+      List<BalancerKeep> active;
+      synchronized (g.keeps) {
+        for (Iterator<BalancerKeep> k = g.keeps.iterator(); k.hasNext();) {
+          BalancerKeep keep = k.next();
+          if (keep.unlisted || keep.expired(now)) {
+            AgentLog.info("goaway: ribbon no longer keeps " + keep.target + " out of " + g.name
+                + (keep.unlisted ? " (the registry no longer lists it)" : " (ttl ended)"));
+            k.remove();
           }
-          active = new ArrayList<Keep>(g.keeps);
         }
-        if (active.isEmpty()) {
-          unwrap(lb, g);
-          it.remove();
-          continue;
-        }
-        List<?> servers = allServers(lb);
-        List<Object> kept = without(servers, active);
-        if (kept.size() != servers.size()) {
-          setServers(lb, kept);
-          g.refiltered++;
-          AgentLog.info("goaway: " + g.name + " listed a kept-out provider again; took it out again");
-        }
+        active = g.snapshot();
       }
-      if (guards.isEmpty()) {
-        keeper.stop();
+      if (active.isEmpty()) {
+        unwrap(lb, g);
+        it.remove();
+        continue;
       }
-    } catch (Throwable t) {
-      AgentLog.warn("goaway: ribbon keeper", t);
+      List<?> servers = allServers(lb);
+      List<Object> kept = without(servers, active);
+      if (kept.size() != servers.size()) {
+        setServers(lb, kept);
+        g.refiltered++;
+        AgentLog.info("goaway: " + g.name + " listed a kept-out provider again; took it out again");
+      }
     }
+    return !guards.isEmpty();
   }
 
   /** Our filter in this balancer, put in now if it is not there yet. */
@@ -359,7 +337,7 @@ public final class RibbonEvictor implements Evictor {
 
   private static String name(Object lb) {
     try {
-      Object n = Reflect.call(lb, "getName");
+      Object n = Reflect.callDeclared(lb, "getName");
       return n == null ? "" : String.valueOf(n);
     } catch (Exception e) {
       return "";
@@ -367,7 +345,7 @@ public final class RibbonEvictor implements Evictor {
   }
 
   private static List<?> allServers(Object lb) throws Exception {
-    Object all = Reflect.call(lb, "getAllServers");
+    Object all = Reflect.callDeclared(lb, "getAllServers");
     return all instanceof List ? (List<?>) all : Collections.emptyList();
   }
 
@@ -385,7 +363,7 @@ public final class RibbonEvictor implements Evictor {
     return n;
   }
 
-  static List<Object> without(List<?> servers, List<Keep> keeps) throws Exception {
+  static List<Object> without(List<?> servers, List<? extends Keep> keeps) throws Exception {
     List<Object> kept = new ArrayList<Object>(servers.size());
     outer:
     for (Object s : servers.toArray()) {
@@ -403,8 +381,8 @@ public final class RibbonEvictor implements Evictor {
 
   /** A com.netflix.loadbalancer.Server at the target's host:port. */
   private static boolean isTarget(Object server, EvictTarget target) throws Exception {
-    Object host = Reflect.call(server, "getHost");
-    Object port = Reflect.call(server, "getPort");
+    Object host = Reflect.callDeclared(server, "getHost");
+    Object port = Reflect.callDeclared(server, "getPort");
     return host instanceof String && port instanceof Integer && target.matches((String) host, (Integer) port);
   }
 
@@ -416,7 +394,7 @@ public final class RibbonEvictor implements Evictor {
     List<Object> out = new ArrayList<Object>();
     Map<Object, Boolean> seen = new IdentityHashMap<Object, Boolean>();
     for (Object f : factories()) {
-      Object names = Reflect.call(f, "getContextNames");
+      Object names = Reflect.callDeclared(f, "getContextNames");
       if (!(names instanceof Collection)) {
         continue;
       }

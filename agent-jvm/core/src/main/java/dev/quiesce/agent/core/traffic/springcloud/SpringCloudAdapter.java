@@ -1,7 +1,9 @@
 package dev.quiesce.agent.core.traffic.springcloud;
 
+import dev.quiesce.agent.core.reflect.Reflect;
 import dev.quiesce.agent.core.traffic.LiveObjects;
 import dev.quiesce.agent.core.traffic.TrafficAdapter;
+import dev.quiesce.agent.core.traffic.VersionLines;
 import dev.quiesce.agent.proto.v1.FrameworkInventory;
 import dev.quiesce.agent.proto.v1.RegistryInventory;
 import dev.quiesce.agent.proto.v1.TrafficChange;
@@ -50,14 +52,17 @@ public final class SpringCloudAdapter implements TrafficAdapter {
    * 2.3, the last with Ribbon), 3.1.x (Spring Cloud 2021.0, Boot 2.7) and 4.1.x (Spring Cloud
    * 2023.0, Boot 3.2 / 3.3).
    */
+  static final VersionLines LINES = new VersionLines("2.2", "3.1", "4.1");
+
+  /** Null for a version of {@link #LINES}. */
   static String unsupportedReason(String version) {
     if (version == null || version.isEmpty()) {
       return "spring-cloud-commons version unreadable (no Implementation-Version)";
     }
-    if (version.startsWith("2.2.") || version.startsWith("3.1.") || version.startsWith("4.1.")) {
+    if (LINES.covers(version)) {
       return null;
     }
-    return "spring-cloud-commons " + version + " is not a version quiesce knows (2.2.x, 3.1.x, 4.1.x)";
+    return "spring-cloud-commons " + version + " is not a version quiesce knows (" + LINES + ")";
   }
 
   @Override
@@ -131,16 +136,16 @@ public final class SpringCloudAdapter implements TrafficAdapter {
     f.version = pkg == null || pkg.getImplementationVersion() == null ? "" : pkg.getImplementationVersion();
     f.unsupported = unsupportedReason(f.version);
     try {
-      Object registry = Reflect.call(asr, "getServiceRegistry");
-      Object registration = Reflect.call(asr, "getRegistration");
+      Object registry = Reflect.callDeclared(asr, "getServiceRegistry");
+      Object registration = Reflect.callDeclared(asr, "getRegistration");
       if (registry == null || registration == null) {
         return null;
       }
       f.registry = new Registry(registry, base.getClassLoader());
-      f.running = Boolean.TRUE.equals(Reflect.call(asr, "isRunning"));
+      f.running = Boolean.TRUE.equals(Reflect.callDeclared(asr, "isRunning"));
       f.registrations.add(registration);
-      Object management = Reflect.call(asr, "getManagementRegistration");
-      if (management != null && management != registration && Boolean.TRUE.equals(Reflect.call(asr, "shouldRegisterManagement"))) {
+      Object management = Reflect.callDeclared(asr, "getManagementRegistration");
+      if (management != null && management != registration && Boolean.TRUE.equals(Reflect.callDeclared(asr, "shouldRegisterManagement"))) {
         f.registrations.add(management);
       }
     } catch (Exception e) {
@@ -152,7 +157,7 @@ public final class SpringCloudAdapter implements TrafficAdapter {
   /** "<serviceId> <host>:<port>" */
   private static String item(Object registration) {
     try {
-      return Reflect.call(registration, "getServiceId") + " " + Reflect.call(registration, "getHost") + ":" + Reflect.call(registration, "getPort");
+      return Reflect.callDeclared(registration, "getServiceId") + " " + Reflect.callDeclared(registration, "getHost") + ":" + Reflect.callDeclared(registration, "getPort");
     } catch (Exception e) {
       return registration.getClass().getName();
     }
@@ -314,7 +319,7 @@ public final class SpringCloudAdapter implements TrafficAdapter {
       TrafficChange.Builder c = changeFor(changes, h.found);
       boolean running;
       try {
-        running = Boolean.TRUE.equals(Reflect.call(h.found.asr, "isRunning"));
+        running = Boolean.TRUE.equals(Reflect.callDeclared(h.found.asr, "isRunning"));
       } catch (Exception e) {
         running = false;
       }
