@@ -54,7 +54,7 @@ export function removeAtExit(dir: string): () => void {
 
 /**
  * SIGKILLs every child of this process, and removes the data directory of a ZooKeeper server
- * among them (test/support/zookeeper.ts starts it as `java ... <dataDir>/zoo.cfg` and only its
+ * among them (testkit/zookeeper.ts starts it as `java ... <dataDir>/zoo.cfg` and only its
  * own stop() removes that directory).
  */
 export function killChildrenSync(): void {

@@ -5,7 +5,7 @@
  *
  *  - the command's answer (HTTP 200 from the daemon, "OK" from Dubbo's QoS);
  *  - each registry node gone, from a ZooKeeper poll every `pollMs` (one request at a time through
- *    test/support/zookeeper.ts's reader, about 1 ms each);
+ *    testkit/zookeeper.ts's reader, about 1 ms each);
  *  - the consumer's last call to A: the start of the last call A answered, once A has answered
  *    none for `quietMs` (negative when that call began before the command was sent);
  *  - then, after the restore command: each node back, and the consumer's first call to A again.

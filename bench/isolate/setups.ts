@@ -1,5 +1,5 @@
 /**
- * What each series runs against, as the traffic tests start it (test/support/dubbo-suite.ts,
+ * What each series runs against, as the traffic tests start it (testkit/dubbo-suite.ts,
  * springcloud-suite.ts): one ZooKeeper on 127.0.0.1, providers A and B in stand-in containers on
  * the host network (everything binds and registers 127.0.0.1 only: demo.Loopback, the Spring
  * fixture's properties), and a consumer calling through the registry every `intervalMs`. The
@@ -7,11 +7,11 @@
  */
 import { readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { startContainerJvm, type ContainerJvm } from '../../test/support/container.js';
-import type { DaemonProcess } from '../../test/support/daemon.js';
-import { jdk17 } from '../../test/support/java-homes.js';
-import { buildMavenFixture, type MavenFixture } from '../../test/support/maven-fixtures.js';
-import { startZooKeeper, type ZooKeeper } from '../../test/support/zookeeper.js';
+import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
+import type { DaemonProcess } from '../../testkit/daemon.js';
+import { jdk17 } from '../../testkit/java-homes.js';
+import { buildMavenFixture, type MavenFixture } from '../../testkit/maven-fixtures.js';
+import { startZooKeeper, type ZooKeeper } from '../../testkit/zookeeper.js';
 import { CallLog } from './calls.js';
 import { qos } from './qos.js';
 import type { Probe, Tool } from './rounds.js';

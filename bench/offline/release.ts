@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ContainerJvm } from '../../test/support/container.js';
+import type { ContainerJvm } from '../../testkit/container.js';
 import { alive, sleep, until, type Provider1, type Scenario } from './scenario.js';
 
 export type Mode = 'quiesce' | 'sigterm' | 'deregister';

@@ -6,12 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { startContainerJvm, type ContainerJvm } from '../../test/support/container.js';
-import { startDaemon, type DaemonProcess } from '../../test/support/daemon.js';
-import { createNetwork, type TestNetwork } from '../../test/support/hosts.js';
-import { jdk17 } from '../../test/support/java-homes.js';
-import { buildMavenFixture, type MavenFixture } from '../../test/support/maven-fixtures.js';
-import { startZooKeeper, type ZooKeeper } from '../../test/support/zookeeper.js';
+import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
+import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
+import { createNetwork, type TestNetwork } from '../../testkit/hosts.js';
+import { jdk17 } from '../../testkit/java-homes.js';
+import { buildMavenFixture, type MavenFixture } from '../../testkit/maven-fixtures.js';
+import { startZooKeeper, type ZooKeeper } from '../../testkit/zookeeper.js';
 import { CallLog } from './calls.js';
 
 export const JVM_FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];

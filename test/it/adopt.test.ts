@@ -1,0 +1,61 @@
+/**
+ * --adopt: the daemon attaches by itself to the JVMs its policy selects, as discovery
+ * finds them, and leaves the others alone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAdoptPolicy } from '../../src/agent/adopt-policy.js';
+import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
+import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
+import { buildFixtures } from '../../testkit/fixtures.js';
+import { jdk17 } from '../../testkit/java-homes.js';
+
+interface JvmJson {
+  pid: number;
+  agent: { state: string };
+}
+
+let adopted: ContainerJvm;
+let other: ContainerJvm;
+let daemon: DaemonProcess;
+
+beforeAll(async () => {
+  const classes = buildFixtures().classes;
+  [adopted, other] = await Promise.all([
+    startContainerJvm({ javaHome: jdk17().home, classpath: classes, mainClass: 'AdoptedApp' }),
+    startContainerJvm({ javaHome: jdk17().home, classpath: classes, mainClass: 'SteadyApp' }),
+  ]);
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+  await Promise.all([adopted?.kill(), other?.kill()]);
+});
+
+describe('adopt policy', () => {
+  it('parses none, all and main=<regex>, and rejects anything else with a clear message', () => {
+    expect(parseAdoptPolicy('none')).toEqual({ kind: 'none' });
+    expect(parseAdoptPolicy('all')).toEqual({ kind: 'all' });
+    const p = parseAdoptPolicy('main=^Adopted');
+    expect(p.kind === 'main' && p.pattern.test('AdoptedApp')).toBe(true);
+    expect(() => parseAdoptPolicy('some')).toThrow(/none", "all" or "main=<regex>/);
+    expect(() => parseAdoptPolicy('main=(')).toThrow(/invalid regular expression/);
+  });
+
+  it('attaches on its own to the JVMs the policy selects, and only to them', async () => {
+    daemon = await startDaemon({ adopt: 'main=^AdoptedApp$', refreshMs: 300 });
+    const deadline = Date.now() + 15_000;
+    let view: JvmJson[] = [];
+    while (Date.now() < deadline) {
+      view = (await daemon.get<{ jvms: JvmJson[] }>('/status')).body.jvms;
+      if (view.find((j) => j.pid === adopted.pid)?.agent.state === 'connected') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(view.find((j) => j.pid === adopted.pid)?.agent.state).toBe('connected');
+    expect(view.find((j) => j.pid === other.pid)?.agent.state).toBe('none');
+    expect(adopted.stdout()).toBe('READY\n');
+  });
+
+  it('the daemon refuses an --adopt it does not understand', async () => {
+    await expect(startDaemon({ adopt: 'sometimes' })).rejects.toThrow(/--adopt must be/);
+  });
+});
