@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
 import { ROOT } from './root.js';
+import { sleep } from './poll.js';
 
 export interface ContainerJvmOptions {
   readonly javaHome: string;
@@ -115,8 +116,6 @@ export function inContainer(hostPaths: string): string {
     })
     .join(':');
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // The checkout may itself live under /tmp (CI clones anywhere), which the private tmpfs
 // hides: the class directory is entered before it is covered, and the checkout is

@@ -13,6 +13,7 @@ import { jdk17 } from './java-homes.js';
 import { buildMavenFixture } from './maven-fixtures.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
 import { newStateDir, startDaemon } from './daemon.js';
+import { sleep, until } from './poll.js';
 
 const PROVIDERS = '/dubbo/demo.GreetingService/providers';
 /** Dubbo 3's application-level registration: one instance node per provider JVM. */
@@ -30,17 +31,6 @@ const FLAGS = [
   '--add-opens',
   'java.base/java.util=ALL-UNNAMED',
 ];
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -26,8 +26,10 @@ import { createNetwork, type TestNetwork } from './hosts.js';
 import { jdk17 } from './java-homes.js';
 import { buildMavenFixture, type MavenFixture } from './maven-fixtures.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
-import { agentLog, calls, connectionsTo, sigterm, sleep, until } from './offline-scenario.js';
+import { agentLog, calls, connectionsTo, sigterm } from './offline-scenario.js';
+import { sleep, until } from './poll.js';
 import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
+import type { DrainJson, OnlineJson, StepJson } from './api-types.js';
 
 export interface OfflineDubboOptions {
   /** A Maven fixture with demo.Provider and demo.Consumer (zk direct-port interval, -Ddemo.host, -Ddemo.timeout). */
@@ -79,37 +81,6 @@ function readOnlyMarks(consumer: ContainerJvm, t0: number): string {
       return `+${d.getTime() - t0}`;
     })
     .join(' ');
-}
-
-interface StepJson {
-  name: string;
-  state: string;
-  outcome: string | null;
-  startedAt: number | null;
-  durationSeconds: number | null;
-  detail: unknown;
-}
-
-interface DrainJson {
-  outcome: string;
-  durationSeconds: number;
-  startedAt: number;
-  steps: StepJson[];
-  consumers: {
-    notified: number;
-    failed: number;
-    unreachable: number;
-    results: Array<{ result: string; consumer: string; provider: string; peer: string; durationMs: number; evicted: { evicted?: Array<{ pid: number; framework: string; service: string; removed: number; error: string | null }> } }>;
-  };
-}
-
-interface OnlineJson {
-  pid: number;
-  drain: number | null;
-  undone: boolean;
-  restored: unknown[];
-  writeable: { channels?: number; framework?: string; version?: string; skipped?: string; error?: string } | null;
-  consumers: { released: number; failed: number; unreachable: number; results: Array<{ result: string; evicted: { evicted?: Array<{ framework: string; released: number }> } }> } | null;
 }
 
 export function offlineDubboSuite(o: OfflineDubboOptions): void {

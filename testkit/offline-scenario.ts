@@ -1,22 +1,11 @@
 /**
- * What the lossless-offline scenario tests share: waiting, the consumer's call log, SIGTERM as
+ * What the lossless-offline scenario tests share: the consumer's call log, SIGTERM as
  * kubelet sends it, and the agent's own log inside a JVM's filesystem.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parseProcNetTcp } from '../src/jvm/tcp.js';
 import type { ContainerJvm } from './container.js';
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+import { until } from './poll.js';
 
 export interface Call {
   at: number;

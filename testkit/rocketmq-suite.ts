@@ -12,21 +12,11 @@ import { startDaemon, type DaemonProcess } from './daemon.js';
 import { jdk17 } from './java-homes.js';
 import { buildMavenFixture } from './maven-fixtures.js';
 import { LineLog, ROCKETMQ_JDK17_FLAGS, startRocketMqServers, type RocketMqServers } from './rocketmq.js';
+import { sleep, until } from './poll.js';
 
 const TOPIC = 'QuiesceTopic';
 const GROUP = 'quiesce-group';
 const APP = 'dev.quiesce.fixtures.rocketmq';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Thread names of a process (/proc/<pid>/task/<tid>/comm: the first 15 characters). */
 function threads(pid: number): string[] {

@@ -13,22 +13,12 @@ import { startDaemon, type DaemonProcess } from './daemon.js';
 import { createNetwork, type TestNetwork } from './hosts.js';
 import { jdk17 } from './java-homes.js';
 import { buildMavenFixture, type MavenFixture } from './maven-fixtures.js';
-import { agentLog, calls, sigterm, sleep, until } from './offline-scenario.js';
+import { agentLog, calls, sigterm } from './offline-scenario.js';
+import { sleep, until } from './poll.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
+import type { DrainJson } from './api-types.js';
 
 const FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
-
-export interface DrainJson {
-  id: number;
-  outcome: string;
-  steps: Array<{ name: string; state: string; outcome: string | null; durationSeconds: number | null }>;
-  consumers: {
-    notified: number;
-    failed: number;
-    unreachable: number;
-    results: Array<{ result: string; consumer: string; provider: string; peer: string; durationMs: number; evicted: { evicted?: Array<{ pid: number; framework: string; service: string; removed: number; released: number; error: string | null }> } }>;
-  };
-}
 
 const escape = (s: string): string => s.replace(/\./g, '\\.');
 

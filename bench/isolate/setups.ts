@@ -15,6 +15,7 @@ import { startZooKeeper, type ZooKeeper } from '../../testkit/zookeeper.js';
 import { CallLog } from './calls.js';
 import { qos } from './qos.js';
 import type { Probe, Tool } from './rounds.js';
+import { sleep, until } from '../../testkit/poll.js';
 
 export interface Setup {
   /** "Dubbo 2.7.23" */
@@ -73,18 +74,6 @@ async function freePort(): Promise<number> {
       s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
     });
   });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** "2.7.23" from lib/dubbo-2.7.23.jar. */

@@ -8,11 +8,8 @@ import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js
 import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17 } from '../../testkit/java-homes.js';
-
-interface JvmJson {
-  pid: number;
-  agent: { state: string };
-}
+import { settle } from '../../testkit/poll.js';
+import type { JvmJson } from '../../testkit/api-types.js';
 
 let adopted: ContainerJvm;
 let other: ContainerJvm;
@@ -43,13 +40,11 @@ describe('adopt policy', () => {
 
   it('attaches on its own to the JVMs the policy selects, and only to them', async () => {
     daemon = await startDaemon({ adopt: 'main=^AdoptedApp$', refreshMs: 300 });
-    const deadline = Date.now() + 15_000;
-    let view: JvmJson[] = [];
-    while (Date.now() < deadline) {
-      view = (await daemon.get<{ jvms: JvmJson[] }>('/status')).body.jvms;
-      if (view.find((j) => j.pid === adopted.pid)?.agent.state === 'connected') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const view = await settle(
+      async () => (await daemon.get<{ jvms: JvmJson[] }>('/status')).body.jvms,
+      (v) => v.find((j) => j.pid === adopted.pid)?.agent.state === 'connected',
+      15_000,
+    );
     expect(view.find((j) => j.pid === adopted.pid)?.agent.state).toBe('connected');
     expect(view.find((j) => j.pid === other.pid)?.agent.state).toBe('none');
     expect(adopted.stdout()).toBe('READY\n');

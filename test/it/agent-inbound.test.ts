@@ -11,6 +11,7 @@ import { SMALL_JVM_FLAGS, startContainerJvm, type ContainerJvm } from '../../tes
 import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { jdk17, temurin, type JavaHome } from '../../testkit/java-homes.js';
 import { buildMavenFixture } from '../../testkit/maven-fixtures.js';
+import { sleep } from '../../testkit/poll.js';
 
 interface InboundJson {
   pid: number;
@@ -65,8 +66,6 @@ afterAll(async () => {
   await daemon?.stop();
   await Promise.all([...apps.values()].map((a) => a.jvm.kill()));
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe.each(CASES)('inbound requests, $fixture', (c) => {
   const app = (): { jvm: ContainerJvm; port: number } => apps.get(c.fixture)!;

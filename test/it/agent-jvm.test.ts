@@ -16,6 +16,7 @@ import {
   type DaemonMessage,
   type Hello,
 } from '../../src/gen/quiesce/agent/v1/agent.js';
+import { sleep } from '../../testkit/poll.js';
 import { ROOT } from '../../testkit/root.js';
 
 const AGENT_JAR = join(ROOT, 'agent-jvm/dist/quiesce-agent.jar');
@@ -214,8 +215,6 @@ class Zoo {
     this.proc.kill('SIGKILL');
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function countBy(names: string[]): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -12,21 +12,7 @@ import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js
 import { startDaemon, CLI, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17, temurin, type JavaHome } from '../../testkit/java-homes.js';
-
-interface JvmJson {
-  pid: number;
-  nspid: number;
-  uid: number;
-  jdk: string;
-  foreignMountNs: boolean;
-  main: string;
-  agent: { state: string; error: string | null; instanceId: string | null; version: string | null };
-}
-interface AttachJson {
-  jvm: JvmJson;
-  alreadyAttached: boolean;
-  durationSeconds: number;
-}
+import type { AttachJson, JvmJson } from '../../testkit/api-types.js';
 
 // JDK 21+ print this on the target's stderr for any dynamically loaded agent (JEP 451).
 const DYNAMIC_AGENT_WARNING = /^WARNING: (A Java agent has been loaded dynamically|If a serviceability tool is|Dynamic loading of agents will be disallowed)/;

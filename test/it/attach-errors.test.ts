@@ -10,10 +10,7 @@ import { deadPid, startContainerJvm, startPlainProcess, type ContainerJvm, type 
 import { ROOT, startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17, temurin } from '../../testkit/java-homes.js';
-
-interface ErrorJson {
-  error: { code: string; message: string };
-}
+import type { ErrorJson } from '../../testkit/api-types.js';
 
 let daemon: DaemonProcess;
 let badAgentDaemon: DaemonProcess;

@@ -8,13 +8,8 @@ import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js
 import { newStateDir, startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17 } from '../../testkit/java-homes.js';
-
-interface JvmJson {
-  pid: number;
-  agent: { state: string; instanceId: string | null };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../../testkit/poll.js';
+import type { JvmJson } from '../../testkit/api-types.js';
 
 async function waitConnected(d: DaemonProcess, pid: number, withinMs: number): Promise<JvmJson> {
   const deadline = Date.now() + withinMs;

@@ -9,12 +9,10 @@ import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js
 import { newStateDir, startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17 } from '../../testkit/java-homes.js';
+import { settle } from '../../testkit/poll.js';
 import { request } from 'node:http';
 import { buildMavenFixture } from '../../testkit/maven-fixtures.js';
-
-interface ConsumersJson {
-  consumers: Array<{ address: string; localPort: number; sources: string[]; firstSeen: number; lastSeen: number }>;
-}
+import type { ConsumersJson } from '../../testkit/api-types.js';
 
 let server: ContainerJvm;
 let port: number;
@@ -27,15 +25,6 @@ function open(): Promise<Socket> {
     s.on('error', reject);
     sockets.push(s);
   });
-}
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 beforeAll(async () => {
@@ -74,9 +63,10 @@ describe('consumer tracking', () => {
     const d = await startDaemon({ stateDir, extraArgs: ['--consumer-sample-interval', '200'] });
     daemons.push(d);
     await Promise.all([open(), open(), open()]);
-    const r = await until(
+    const r = await settle(
       () => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`),
       (x) => x.body.consumers.length > 0,
+      10_000,
     );
     expect(r.status).toBe(200);
     expect(r.body.consumers).toHaveLength(1);
@@ -101,9 +91,9 @@ describe('consumer tracking', () => {
     const d = await startDaemon({ extraArgs: ['--consumer-sample-interval', '200', '--consumer-window', '1500'] });
     daemons.push(d);
     const s = await open();
-    await until(() => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`), (x) => x.body.consumers.length === 1);
+    await settle(() => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`), (x) => x.body.consumers.length === 1, 10_000);
     s.destroy();
-    const r = await until(() => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`), (x) => x.body.consumers.length === 0);
+    const r = await settle(() => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`), (x) => x.body.consumers.length === 0, 10_000);
     expect(r.body.consumers).toEqual([]);
   });
 });
@@ -134,9 +124,10 @@ describe('consumers reported by the agent', () => {
       req.on('error', reject);
       req.end();
     });
-    const r = await until(
+    const r = await settle(
       () => d.get<{ consumers: Array<{ address: string; localPort: number; sources: string[]; consumerNode: string | null }> }>(`/jvms/${app!.pid}/consumers`),
       (x) => x.body.consumers.some((c) => c.sources.includes('agent')),
+      10_000,
     );
     expect(r.body.consumers).toContainEqual(expect.objectContaining({ address: '127.0.0.1', localPort: appPort, consumerNode: '127.0.0.1:17370' }));
     expect(r.body.consumers.find((c) => c.localPort === appPort)?.sources).toContain('agent');

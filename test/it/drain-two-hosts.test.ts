@@ -12,11 +12,7 @@ import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { createNetwork, type TestNetwork } from '../../testkit/hosts.js';
 import { jdk17 } from '../../testkit/java-homes.js';
-
-interface DrainJson {
-  outcome: string;
-  consumers: { notified: number; failed: number; unreachable: number; results: Array<{ result: string; consumer: string; provider: string; peer: string }> };
-}
+import type { DrainJson } from '../../testkit/api-types.js';
 
 const token = randomBytes(24).toString('hex');
 let net: TestNetwork;

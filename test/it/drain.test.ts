@@ -10,25 +10,8 @@ import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js
 import { newStateDir, startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17 } from '../../testkit/java-homes.js';
-
-interface StepJson {
-  name: string;
-  state: string;
-  outcome: string | null;
-}
-interface DrainJson {
-  id: number;
-  pid: number;
-  outcome: string;
-  joined: boolean;
-  undone: boolean;
-  durationSeconds: number;
-  steps: StepJson[];
-  consumers: { notified: number; failed: number; unreachable: number; results: Array<{ result: string; consumer: string; provider: string }> };
-}
-interface ErrorJson {
-  error: { code: string; message: string };
-}
+import { settle } from '../../testkit/poll.js';
+import type { DrainJson, ErrorJson, StepJson } from '../../testkit/api-types.js';
 
 let provider: ContainerJvm;
 let isolatedJvm: ContainerJvm;
@@ -49,15 +32,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const providerArgs = (): string[] => ['--peer-port', String(peerPort), '--consumer-sample-interval', '200'];
 
 beforeAll(async () => {
@@ -76,7 +50,7 @@ beforeAll(async () => {
     s.on('error', reject);
     sockets.push(s);
   });
-  await until(() => providerDaemon.get<{ consumers: unknown[] }>(`/jvms/${provider.pid}/consumers`), (r) => r.body.consumers.length > 0);
+  await settle(() => providerDaemon.get<{ consumers: unknown[] }>(`/jvms/${provider.pid}/consumers`), (r) => r.body.consumers.length > 0, 15_000);
 });
 
 afterAll(async () => {
@@ -183,9 +157,10 @@ describe('/offline', () => {
     await pending;
     const next = await startDaemon({ stateDir, extraArgs: providerArgs() });
     extra.push(next);
-    const drains = await until(
+    const drains = await settle(
       () => next.get<{ drains: DrainJson[] }>(`/drains?pid=${provider.pid}`),
       (r) => r.body.drains[0]?.outcome !== 'running',
+      15_000,
     );
     const last = drains.body.drains[0]!;
     expect(['drained', 'timeout']).toContain(last.outcome);
@@ -209,9 +184,9 @@ describe('/offline', () => {
     try {
       const client = connect({ host: '127.0.0.1', port: jvmPort });
       sockets.push(client);
-      await until(() => first.get<{ consumers: unknown[] }>(`/jvms/${jvm.pid}/consumers`), (r) => r.body.consumers.length > 0);
+      await settle(() => first.get<{ consumers: unknown[] }>(`/jvms/${jvm.pid}/consumers`), (r) => r.body.consumers.length > 0, 15_000);
       const pending = first.get(`/offline?pid=${jvm.pid}&timeout=20&quiet=0.2`).catch((e: unknown) => e);
-      const seen = await until(() => first.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm.pid}`), (r) => r.body.drains[0]?.steps.find((s) => s.name === 'goaway')?.state === 'running');
+      const seen = await settle(() => first.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm.pid}`), (r) => r.body.drains[0]?.steps.find((s) => s.name === 'goaway')?.state === 'running', 15_000);
       expect(seen.body.drains[0]?.outcome).toBe('running');
       await first.stop('SIGKILL');
       await pending;
@@ -236,7 +211,7 @@ describe('/offline', () => {
     const label = `pid="${provider.pid}"`;
     expect((await daemon.get<string>('/metrics')).body).toContain(`quiesce_drain_phase{${label}}`);
     await provider.kill();
-    const m = await until(() => daemon.get<string>('/metrics'), (r) => !r.body.includes(label));
+    const m = await settle(() => daemon.get<string>('/metrics'), (r) => !r.body.includes(label), 15_000);
     expect(m.body).not.toContain(label);
     expect(m.body).toContain('quiesce_jvms');
   });

@@ -7,10 +7,7 @@ import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js
 import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17 } from '../../testkit/java-homes.js';
-
-interface ErrorJson {
-  error: { code: string; message: string };
-}
+import type { ErrorJson } from '../../testkit/api-types.js';
 
 let daemon: DaemonProcess;
 let jvm: ContainerJvm;

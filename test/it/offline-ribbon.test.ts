@@ -12,8 +12,10 @@
  * /online puts everything back (the registry node, and with it the consumer's traffic).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentLog, calls, sigterm, sleep, until } from '../../testkit/offline-scenario.js';
-import { SpringCloudTwoHosts, type DrainJson } from '../../testkit/springcloud-two-hosts.js';
+import { agentLog, calls, sigterm } from '../../testkit/offline-scenario.js';
+import { sleep, until } from '../../testkit/poll.js';
+import type { DrainJson } from '../../testkit/api-types.js';
+import { SpringCloudTwoHosts } from '../../testkit/springcloud-two-hosts.js';
 
 const SERVICE = '/services/greeter';
 

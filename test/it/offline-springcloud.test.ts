@@ -11,7 +11,8 @@
  * deregistration alone (/isolate) followed by SIGTERM — what quiesce beats.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calls, sigterm, sleep } from '../../testkit/offline-scenario.js';
+import { calls, sigterm } from '../../testkit/offline-scenario.js';
+import { sleep } from '../../testkit/poll.js';
 import { SpringCloudTwoHosts } from '../../testkit/springcloud-two-hosts.js';
 
 // The consumers: default cache TTL (35 s), no retry.
