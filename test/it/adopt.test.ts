@@ -3,7 +3,6 @@
  * finds them, and leaves the others alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAdoptPolicy } from '../../src/agent/adopt-policy.js';
 import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
 import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
@@ -29,15 +28,6 @@ afterAll(async () => {
 });
 
 describe('adopt policy', () => {
-  it('parses none, all and main=<regex>, and rejects anything else with a clear message', () => {
-    expect(parseAdoptPolicy('none')).toEqual({ kind: 'none' });
-    expect(parseAdoptPolicy('all')).toEqual({ kind: 'all' });
-    const p = parseAdoptPolicy('main=^Adopted');
-    expect(p.kind === 'main' && p.pattern.test('AdoptedApp')).toBe(true);
-    expect(() => parseAdoptPolicy('some')).toThrow(/none", "all" or "main=<regex>/);
-    expect(() => parseAdoptPolicy('main=(')).toThrow(/invalid regular expression/);
-  });
-
   it('attaches on its own to the JVMs the policy selects, and only to them', async () => {
     daemon = await startDaemon({ adopt: 'main=^AdoptedApp$', refreshMs: 300 });
     const view = await settle(

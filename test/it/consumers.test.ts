@@ -4,7 +4,6 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeAddress, parseProcNetTcp } from '../../src/jvm/tcp.js';
 import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
 import { newStateDir, startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
 import { buildFixtures } from '../../testkit/fixtures.js';
@@ -36,24 +35,6 @@ afterAll(async () => {
   for (const s of sockets) s.destroy();
   await Promise.all(daemons.map((d) => d.stop('SIGKILL')));
   await server?.kill();
-});
-
-describe('/proc/net/tcp', () => {
-  it('decodes IPv4, IPv6 and IPv4-mapped addresses as the kernel prints them', () => {
-    expect(decodeAddress('0100007F')).toBe('127.0.0.1');
-    expect(decodeAddress('0000000000000000FFFF00000100007F')).toBe('127.0.0.1');
-    expect(decodeAddress('00000000000000000000000001000000')).toBe('::1');
-    expect(decodeAddress('B80D0120000000000000000001000000')).toBe('2001:db8::1');
-    const text = [
-      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
-      '   0: 00000000:07E8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1464 1 0000000073974b29 100 0 0 10 0',
-      '   1: 0100007F:B14F 0100007F:97DC 01 00000000:00000000 03:00001506 00000000     0        0 4242 3 00000000efe2243d',
-    ].join('\n');
-    expect(parseProcNetTcp(text)).toEqual([
-      { localAddress: '0.0.0.0', localPort: 2024, remoteAddress: '0.0.0.0', remotePort: 0, state: 0x0a, inode: 1464 },
-      { localAddress: '127.0.0.1', localPort: 45391, remoteAddress: '127.0.0.1', remotePort: 38876, state: 0x01, inode: 4242 },
-    ]);
-  });
 });
 
 describe('consumer tracking', () => {
