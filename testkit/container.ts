@@ -4,9 +4,10 @@
  * from a node with hostPID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ROOT } from './root.js';
 import { sleep } from './poll.js';
+import { childrenOf, descendantsOf, isJava } from './procs.js';
 
 export interface ContainerJvmOptions {
   readonly javaHome: string;
@@ -65,40 +66,6 @@ export function killAllSync(): void {
   for (const c of live) if (c.pid !== undefined) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
 }
 process.on('exit', killAllSync);
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      const text = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // gone
-  }
-  return out;
-}
-
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const p = queue.shift() as number;
-    for (const c of children(p)) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
-}
-
-function isJava(pid: number): boolean {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`).endsWith('/bin/java');
-  } catch {
-    return false;
-  }
-}
 
 function nspidOf(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:')) ?? '';
@@ -176,7 +143,7 @@ export async function startContainerJvm(o: ContainerJvmOptions): Promise<Contain
   const kill = async (): Promise<void> => {
     if (exited === null) {
       // Killing the namespace's init kills every process in it.
-      for (const p of children(child.pid ?? -1)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      for (const p of childrenOf(child.pid ?? -1)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
       try { child.kill('SIGKILL'); } catch { /* gone */ }
     }
     await closed;
@@ -193,7 +160,7 @@ export async function startContainerJvm(o: ContainerJvmOptions): Promise<Contain
 
   try {
     await waitForOutput(o.readyLine ?? 'READY', o.readyTimeoutMs ?? 30_000);
-    const pid = descendants(child.pid ?? -1).find(isJava);
+    const pid = descendantsOf(child.pid ?? -1).find(isJava);
     if (pid === undefined) throw new Error(`no java process under unshare ${child.pid}`);
     return { pid, nspid: nspidOf(pid), stdout: () => out, stderr: () => err, waitForOutput, kill };
   } catch (e) {

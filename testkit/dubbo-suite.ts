@@ -4,7 +4,7 @@
  * registry every 50 ms (and A directly, bypassing the registry), and a JVM with Dubbo on its class
  * path that never loads it. One suite per Dubbo line (test/traffic-dubbo*.test.ts).
  */
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentSession } from '../src/agent/session.js';
 import { agentDriver, inventory, isolate, restore, type AgentDriver } from './agent-driver.js';
@@ -14,34 +14,13 @@ import { buildMavenFixture } from './maven-fixtures.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
 import { newStateDir, startDaemon } from './daemon.js';
 import { sleep, until } from './poll.js';
+import { freePort } from './ports.js';
+import { dubboJvmFlags } from './dubbo-flags.js';
 
 const PROVIDERS = '/dubbo/demo.GreetingService/providers';
 /** Dubbo 3's application-level registration: one instance node per provider JVM. */
 const INSTANCES = '/services/greeting-provider';
-const FLAGS = [
-  '-Xmx128m',
-  '-XX:+UseSerialGC',
-  '-XX:TieredStopAtLevel=1',
-  '-Xshare:auto',
-  '-Djava.net.preferIPv4Stack=true',
-  '--add-opens',
-  'java.base/java.lang=ALL-UNNAMED',
-  '--add-opens',
-  'java.base/java.math=ALL-UNNAMED',
-  '--add-opens',
-  'java.base/java.util=ALL-UNNAMED',
-];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
+const FLAGS = dubboJvmFlags('128m');
 
 /**
  * One command to Dubbo's QoS server in its telnet mode (2.6's HTTP mode never ends its answer),

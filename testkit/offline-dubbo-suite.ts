@@ -28,6 +28,7 @@ import { buildMavenFixture, type MavenFixture } from './maven-fixtures.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
 import { agentLog, calls, connectionsTo, sigterm } from './offline-scenario.js';
 import { sleep, until } from './poll.js';
+import { dubboJvmFlags } from './dubbo-flags.js';
 import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
 import type { DrainJson, OnlineJson, StepJson } from './api-types.js';
 
@@ -44,19 +45,7 @@ export interface OfflineDubboOptions {
   writeableEvent: boolean;
 }
 
-const FLAGS = [
-  '-Xmx192m',
-  '-XX:+UseSerialGC',
-  '-XX:TieredStopAtLevel=1',
-  '-Xshare:auto',
-  '-Djava.net.preferIPv4Stack=true',
-  '--add-opens',
-  'java.base/java.lang=ALL-UNNAMED',
-  '--add-opens',
-  'java.base/java.math=ALL-UNNAMED',
-  '--add-opens',
-  'java.base/java.util=ALL-UNNAMED',
-];
+const FLAGS = dubboJvmFlags('192m');
 const SERVICE = 'demo.GreetingService';
 const PROVIDERS = `/dubbo/${SERVICE}/providers`;
 const INTERVAL_MS = 15;

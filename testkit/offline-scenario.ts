@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parseProcNetTcp } from '../src/jvm/tcp.js';
 import type { ContainerJvm } from './container.js';
 import { until } from './poll.js';
+import { alive } from './procs.js';
 
 export interface Call {
   at: number;
@@ -22,15 +23,6 @@ export function calls(consumer: ContainerJvm): Call[] {
     if (m) out.push({ at: Number(m[2]), who: m[1] === 'CALL' ? (m[3] ?? '').split(' ')[0]! : null, error: m[1] === 'FAIL' ? (m[3] ?? '') : null });
   }
   return out;
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** SIGTERM, as kubelet sends it after the preStop hook; resolves with the ms until the JVM exited. */

@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { jdk17 } from './java-homes.js';
 import { buildMavenFixture } from './maven-fixtures.js';
+import { freePort } from './ports.js';
 
 export interface ZooKeeper {
   readonly port: number;
@@ -30,17 +30,6 @@ export interface ZooKeeper {
    */
   expireAllSessions(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function startServer(classpath: string, host: string, port: number): { proc: ChildProcess; ready: Promise<void>; dataDir: string } {

@@ -15,7 +15,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { ContainerJvm } from '../../testkit/container.js';
 import { sleep, until } from '../../testkit/poll.js';
-import { alive, type Provider1, type Scenario } from './scenario.js';
+import { alive } from '../../testkit/procs.js';
+import { type Provider1, type Scenario } from './scenario.js';
 import type { DrainJson } from '../../testkit/api-types.js';
 
 export type Mode = 'quiesce' | 'sigterm' | 'deregister';

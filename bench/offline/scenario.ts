@@ -17,15 +17,6 @@ import { sleep, until } from '../../testkit/poll.js';
 
 export const JVM_FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
 
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export interface ScenarioOptions {
   readonly threads: number;
   readonly intervalMs: number;

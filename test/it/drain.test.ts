@@ -11,6 +11,7 @@ import { newStateDir, startDaemon, type DaemonProcess } from '../../testkit/daem
 import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17 } from '../../testkit/java-homes.js';
 import { settle } from '../../testkit/poll.js';
+import { freePort } from '../../testkit/ports.js';
 import type { DrainJson, ErrorJson, StepJson } from '../../testkit/api-types.js';
 
 let provider: ContainerJvm;
@@ -22,15 +23,6 @@ let providerDaemon: DaemonProcess;
 const stateDir = newStateDir();
 const sockets: Socket[] = [];
 const extra: DaemonProcess[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const providerArgs = (): string[] => ['--peer-port', String(peerPort), '--consumer-sample-interval', '200'];
 
