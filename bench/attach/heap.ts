@@ -5,7 +5,7 @@
  * the 1001st instance, but HotSpot's IterateOverInstancesOfClass still visits the rest of the heap
  * (it only stops calling back), so every case costs a whole-heap walk.
  */
-import { startContainerJvm } from '../../test/support/container.js';
+import { startContainerJvm } from '../../testkit/container.js';
 import type { Daemon } from './daemon.js';
 import type { Jdk } from './jdks.js';
 import { fmtMs, summarize, table } from './stats.js';

@@ -4,6 +4,7 @@
  * either would steal the CPU the measured attach needs.
  */
 import { readFileSync } from 'node:fs';
+import { sleep } from '../../testkit/poll.js';
 
 /** utime + stime of a process in clock ticks (10 ms each); 0 once it is gone. */
 function cpuTicks(pid: number): number {
@@ -16,8 +17,6 @@ function cpuTicks(pid: number): number {
     return 0;
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let timedOut = 0;
 

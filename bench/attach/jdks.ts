@@ -1,5 +1,5 @@
 /** The JDKs the bench runs against: the tests' own lookup (release files under /usr/lib/jvm), with a label. */
-import { listJavaHomes, temurin, type JavaHome } from '../../test/support/java-homes.js';
+import { listJavaHomes, temurin, type JavaHome } from '../../testkit/java-homes.js';
 import { SetupError } from './paths.js';
 
 export interface Jdk {

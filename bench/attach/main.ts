@@ -6,7 +6,7 @@
  * fails only when something does not work (a failed attach, a wrong instance count).
  *
  * Method. Every JVM runs in its own pid/mount/net namespaces with a private tmpfs /tmp as uid 1000
- * (test/support/container.ts, shared with the tests). JVMs are started in batches (2 at a time), then measured one by one with
+ * (testkit/container.ts, shared with the tests). JVMs are started in batches (2 at a time), then measured one by one with
  * nothing else starting, each measurement only once the batch is idle (idle.ts), then killed. Each JDK begins with one discarded warm-up round.
  * Cold loads alternate quiesce/jattach across JVMs; warm loads alternate their order on each JVM.
  * The raw series run before the daemon starts; the end-to-end series use one daemon.
@@ -18,7 +18,7 @@ import { execute, loadAgent } from '../../src/jvm/attach/index.js';
 import { deliverAgent } from '../../src/jvm/deliver.js';
 import { inspectPid } from '../../src/jvm/discovery.js';
 import { VERSION } from '../../src/version.js';
-import { killAllSync, startContainerJvm, type ContainerJvm } from '../../test/support/container.js';
+import { killAllSync, startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
 import { killDaemonSync, startDaemon, type Daemon } from './daemon.js';
 import { buildFixtures } from './fixtures.js';
 import { hostBusy, idleTimeouts, waitIdle } from './idle.js';

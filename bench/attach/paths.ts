@@ -1,21 +1,10 @@
 /** Where things are, whether this runs from dist/bench/attach/ (built) or bench/attach/ (tsx). */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI } from '../../testkit/daemon.js';
+import { ROOT } from '../../testkit/root.js';
 
-function findRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'quiesce') return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`no quiesce package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
-
-export const ROOT = findRoot();
-export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+export { CLI, ROOT };
 export const AGENT_DIR = path.join(ROOT, 'dist/agent');
 export const AGENT_FILES = {
   jar: path.join(AGENT_DIR, 'quiesce-agent.jar'),

@@ -4,7 +4,7 @@
  * figures cannot exclude on a shared 2-CPU host, so they print it.
  */
 import { readFileSync } from 'node:fs';
-import { descendantsOf } from './processes.js';
+import { descendantsOf } from '../../testkit/procs.js';
 
 /** utime + stime of a process in clock ticks; undefined once it is gone. */
 function cpuTicks(pid: number): number | undefined {

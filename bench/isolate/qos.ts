@@ -4,7 +4,7 @@
  * JVM, from a telnet connection on 127.0.0.1 (the fixture provider takes the QoS port as its
  * fourth argument and refuses foreign addresses).
  *
- * Adapted from test/support/dubbo-suite.ts (not importable: it is a vitest suite), with one
+ * Adapted from testkit/dubbo-suite.ts (not importable: it is a vitest suite), with one
  * difference that matters for timing: the command is written as soon as the connection is up.
  * The suite waits for the "dubbo>" prompt, which Dubbo's QosProcessHandler prints only after
  * 500 ms without input from the client; the first bytes received still choose telnet mode.

@@ -5,7 +5,7 @@
  *
  *  - the command's answer (HTTP 200 from the daemon, "OK" from Dubbo's QoS);
  *  - each registry node gone, from a ZooKeeper poll every `pollMs` (one request at a time through
- *    test/support/zookeeper.ts's reader, about 1 ms each);
+ *    testkit/zookeeper.ts's reader, about 1 ms each);
  *  - the consumer's last call to A: the start of the last call A answered, once A has answered
  *    none for `quietMs` (negative when that call began before the command was sent);
  *  - then, after the restore command: each node back, and the consumer's first call to A again.
@@ -14,6 +14,7 @@
  * known within about two intervals; node times within `pollMs` plus one request.
  */
 
+import { sleep, until } from '../../testkit/poll.js';
 import type { CallLog } from './calls.js';
 
 export interface Probe {
@@ -63,8 +64,6 @@ export interface RoundOptions {
   readonly gapMs: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Polls until every probe reads `want`; ms after t0 for each, null for one that never did. */
 async function pollProbes(probes: readonly Probe[], want: boolean, t0: number, o: RoundOptions): Promise<(number | null)[]> {
   const out: (number | null)[] = probes.map(() => null);
@@ -79,24 +78,17 @@ async function pollProbes(probes: readonly Probe[], want: boolean, t0: number, o
   }
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+/** The rounds poll every 20 ms (the default 50 would blur the times they measure). */
+const POLL_MS = 20;
 
 /** The state every round starts from: every node of A registered and the consumer calling A. */
 export async function steady(probes: readonly Probe[], calls: CallLog, o: RoundOptions): Promise<void> {
   await until('all of A\'s nodes registered', 20_000, async () => {
     for (const p of probes) if (!(await p.present())) return false;
     return true;
-  });
+  }, POLL_MS);
   const from = Date.now();
-  await until('a call to A', o.callTimeoutMs, () => calls.firstTo('A', from) !== undefined);
+  await until('a call to A', o.callTimeoutMs, () => calls.firstTo('A', from) !== undefined, POLL_MS);
 }
 
 /** When the registry last changed (a node seen gone or back), for RoundOptions.gapMs. */
@@ -122,7 +114,7 @@ export async function runRound(tool: Tool, probes: readonly Probe[], calls: Call
   const last = await until(`the consumer to stop calling A (${tool.name})`, o.callTimeoutMs, () => {
     const l = calls.lastTo('A') ?? 0;
     return Date.now() - Math.max(l, t0) >= o.quietMs ? { at: l } : null;
-  });
+  }, POLL_MS);
   const lastCall = last.at > 0 ? last.at - t0 : null;
   const callsToAAfterGone = calls.between(goneAt, Date.now()).byName.get('A') ?? 0;
 
@@ -133,7 +125,7 @@ export async function runRound(tool: Tool, probes: readonly Probe[], calls: Call
   const back = await pollProbes(probes, true, t1, o);
   const restoreAnswered = await restoring;
   lastChange = Math.max(...back.map((b) => b ?? o.nodeTimeoutMs)) + t1;
-  const first = await until(`a call to A after restore (${tool.name})`, o.callTimeoutMs, () => calls.firstTo('A', t1));
+  const first = await until(`a call to A after restore (${tool.name})`, o.callTimeoutMs, () => calls.firstTo('A', t1), POLL_MS);
   const failedCalls = calls.between(t0, Date.now()).failed;
   await sleep(o.settleMs);
   return { tool: tool.name, isolateAnswered, gone, lastCall, restoreAnswered, back, firstCall: first - t1, failedCalls, callsToAAfterGone };

@@ -1,20 +1,22 @@
 /**
- * What each series runs against, as the traffic tests start it (test/support/dubbo-suite.ts,
+ * What each series runs against, as the traffic tests start it (testkit/dubbo-suite.ts,
  * springcloud-suite.ts): one ZooKeeper on 127.0.0.1, providers A and B in stand-in containers on
  * the host network (everything binds and registers 127.0.0.1 only: demo.Loopback, the Spring
  * fixture's properties), and a consumer calling through the registry every `intervalMs`. The
  * daemon's agent is attached to A before any round, so attach time is no part of the figures.
  */
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { startContainerJvm, type ContainerJvm } from '../../test/support/container.js';
-import type { DaemonProcess } from '../../test/support/daemon.js';
-import { jdk17 } from '../../test/support/java-homes.js';
-import { buildMavenFixture, type MavenFixture } from '../../test/support/maven-fixtures.js';
-import { startZooKeeper, type ZooKeeper } from '../../test/support/zookeeper.js';
+import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
+import type { DaemonProcess } from '../../testkit/daemon.js';
+import { jdk17 } from '../../testkit/java-homes.js';
+import { buildMavenFixture, type MavenFixture } from '../../testkit/maven-fixtures.js';
+import { startZooKeeper, type ZooKeeper } from '../../testkit/zookeeper.js';
 import { CallLog } from './calls.js';
 import { qos } from './qos.js';
 import type { Probe, Tool } from './rounds.js';
+import { sleep, until } from '../../testkit/poll.js';
+import { freePort } from '../../testkit/ports.js';
+import { dubboJvmFlags } from '../../testkit/dubbo-flags.js';
 
 export interface Setup {
   /** "Dubbo 2.7.23" */
@@ -45,47 +47,12 @@ const PROVIDERS = '/dubbo/demo.GreetingService/providers';
 const INSTANCES = '/services/greeting-provider';
 const SPRING_SERVICE = '/services/greeter';
 
-const DUBBO_FLAGS = [
-  '-Xmx128m',
-  '-XX:+UseSerialGC',
-  '-XX:TieredStopAtLevel=1',
-  '-Xshare:auto',
-  '-Djava.net.preferIPv4Stack=true',
-  '--add-opens',
-  'java.base/java.lang=ALL-UNNAMED',
-  '--add-opens',
-  'java.base/java.math=ALL-UNNAMED',
-  '--add-opens',
-  'java.base/java.util=ALL-UNNAMED',
-];
+const DUBBO_FLAGS = dubboJvmFlags('128m');
 const SPRING_FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
 /** Dubbo 3's consumer holds back a notification within 5 s of the previous one (rounds.ts gapMs). */
 const DUBBO3_NOTIFY_GAP_MS = 5_500;
 /** The Spring fixture consumer's LoadBalancer cache (its own default; Spring's is 35 s). */
 export const SPRING_LB_CACHE_TTL = '2s';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** "2.7.23" from lib/dubbo-2.7.23.jar. */
 function jarVersion(f: MavenFixture, artifact: string): string {

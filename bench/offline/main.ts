@@ -14,10 +14,12 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { sleep } from '../../testkit/poll.js';
+import { alive } from '../../testkit/procs.js';
 import { checkBuilt, SetupError } from '../attach/paths.js';
 import { MODE_TITLES, MODES, release, replaceProvider1, type Mode, type Release } from './release.js';
 import { modeTable, ratioTable, releaseLine } from './report.js';
-import { alive, JVM_FLAGS, Scenario, sleep } from './scenario.js';
+import { JVM_FLAGS, Scenario } from './scenario.js';
 
 const USAGE = `usage: node dist/bench/offline/main.js [options]   (npm run bench:offline -- [options])
   --releases N        releases per mode (default 10)

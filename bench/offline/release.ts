@@ -13,8 +13,11 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ContainerJvm } from '../../test/support/container.js';
-import { alive, sleep, until, type Provider1, type Scenario } from './scenario.js';
+import type { ContainerJvm } from '../../testkit/container.js';
+import { sleep, until } from '../../testkit/poll.js';
+import { alive } from '../../testkit/procs.js';
+import { type Provider1, type Scenario } from './scenario.js';
+import type { DrainJson } from '../../testkit/api-types.js';
 
 export type Mode = 'quiesce' | 'sigterm' | 'deregister';
 
@@ -58,11 +61,6 @@ export interface Release {
   readonly startToExitMs: number;
   /** Release start → the consumer's first call to the fresh instance. */
   readonly replacedMs: number;
-}
-
-interface DrainJson {
-  outcome: string;
-  consumers: { notified: number; failed: number; unreachable: number };
 }
 
 const MAX_START_ATTEMPTS = 3;

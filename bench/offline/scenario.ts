@@ -6,36 +6,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { startContainerJvm, type ContainerJvm } from '../../test/support/container.js';
-import { startDaemon, type DaemonProcess } from '../../test/support/daemon.js';
-import { createNetwork, type TestNetwork } from '../../test/support/hosts.js';
-import { jdk17 } from '../../test/support/java-homes.js';
-import { buildMavenFixture, type MavenFixture } from '../../test/support/maven-fixtures.js';
-import { startZooKeeper, type ZooKeeper } from '../../test/support/zookeeper.js';
+import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
+import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
+import { createNetwork, type TestNetwork } from '../../testkit/hosts.js';
+import { jdk17 } from '../../testkit/java-homes.js';
+import { buildMavenFixture, type MavenFixture } from '../../testkit/maven-fixtures.js';
+import { startZooKeeper, type ZooKeeper } from '../../testkit/zookeeper.js';
 import { CallLog } from './calls.js';
+import { sleep, until } from '../../testkit/poll.js';
 
 export const JVM_FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface ScenarioOptions {
   readonly threads: number;

@@ -1,4 +1,0 @@
-/** RocketMQ 4.9 remoting client: see test/support/rocketmq-suite.ts. */
-import { rocketMqSuite } from './support/rocketmq-suite.js';
-
-rocketMqSuite({ fixture: 'rocketmq49', version: /^4\.9\.7$/, label: 'rocketmq-client 4.9.7' });

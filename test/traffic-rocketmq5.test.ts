@@ -1,4 +1,0 @@
-/** RocketMQ 5.x remoting client (rocketmq-client 5.3.3, not the gRPC client): see test/support/rocketmq-suite.ts. */
-import { rocketMqSuite } from './support/rocketmq-suite.js';
-
-rocketMqSuite({ fixture: 'rocketmq5', version: /^5\.3\.3$/, label: 'rocketmq-client 5.3.3' });
