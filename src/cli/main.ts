@@ -113,7 +113,10 @@ async function runClient(command: 'jvms' | 'status' | 'attach', args: string[]):
       if (!raw || !/^[1-9][0-9]*$/.test(raw)) throw new UsageError('quiesce attach <pid>: a pid is required');
       const r = await client.attach({ pid: Number(raw) });
       if (values.json) print(r);
-      else process.stdout.write(`pid ${raw}: agent ${r.jvm?.agent?.state ?? '?'}${r.alreadyAttached ? ' (already attached)' : ''} in ${(r.durationSeconds * 1000).toFixed(0)} ms\n`);
+      else
+        process.stdout.write(
+          `pid ${raw}: agent ${r.jvm?.agent?.state ?? '?'}${r.alreadyAttached ? ' (already attached)' : ''} in ${(r.durationSeconds * 1000).toFixed(0)} ms\n`,
+        );
       return 0;
     }
     if (command === 'status') {
@@ -138,7 +141,15 @@ function table(jvms: Jvm[]): string {
   const rows = [['PID', 'NSPID', 'UID', 'JDK', 'MAIN', 'CONTAINER', 'AGENT']];
   for (const j of jvms) {
     const agent = j.agent?.state === 'failed' ? `failed (${j.agent.error})` : (j.agent?.state ?? 'none');
-    rows.push([String(j.pid), String(j.nspid), String(j.uid), j.supported ? j.jdk : `${j.vm} (unsupported)`, j.main, j.containerId.slice(0, 12) || '-', agent]);
+    rows.push([
+      String(j.pid),
+      String(j.nspid),
+      String(j.uid),
+      j.supported ? j.jdk : `${j.vm} (unsupported)`,
+      j.main,
+      j.containerId.slice(0, 12) || '-',
+      agent,
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';

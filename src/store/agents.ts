@@ -60,7 +60,9 @@ export class AgentStore {
   }
 
   setInstance(pid: number, startTime: number, agentInstanceId: string): void {
-    this.db.prepare(`UPDATE agents SET agent_instance_id = ?, updated_at = ? WHERE pid = ? AND start_time = ?`).run(agentInstanceId, Date.now(), pid, startTime);
+    this.db
+      .prepare(`UPDATE agents SET agent_instance_id = ?, updated_at = ? WHERE pid = ? AND start_time = ?`)
+      .run(agentInstanceId, Date.now(), pid, startTime);
   }
 
   /** Agents that are, or may be, running: the daemon rebinds their sockets on start. */

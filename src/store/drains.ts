@@ -60,7 +60,9 @@ export class DrainStore {
   }
 
   end(id: number, state: Exclude<DrainState, 'running' | 'undone'>, summary: unknown): void {
-    this.db.prepare(`UPDATE drains SET state = ?, summary = ?, ended_at = ? WHERE id = ?`).run(state, JSON.stringify(summary), Date.now(), id);
+    this.db
+      .prepare(`UPDATE drains SET state = ?, summary = ?, ended_at = ? WHERE id = ?`)
+      .run(state, JSON.stringify(summary), Date.now(), id);
   }
 
   markUndone(id: number): void {
@@ -74,7 +76,8 @@ export class DrainStore {
 
   /** The JVM's latest drain. */
   latest(pid: number, startTime: number): DrainRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM drains WHERE pid = ? AND start_time = ? ORDER BY id DESC LIMIT 1`).get(pid, startTime) as Row | undefined;
+    const row = this.db.prepare(`SELECT * FROM drains WHERE pid = ? AND start_time = ? ORDER BY id DESC LIMIT 1`).get(pid, startTime) as
+      Row | undefined;
     return row && fromRow(row);
   }
 
@@ -83,9 +86,11 @@ export class DrainStore {
   }
 
   list(pid?: number, limit = 50): DrainRecord[] {
-    const rows = (pid === undefined
-      ? this.db.prepare(`SELECT * FROM drains ORDER BY id DESC LIMIT ?`).all(limit)
-      : this.db.prepare(`SELECT * FROM drains WHERE pid = ? ORDER BY id DESC LIMIT ?`).all(pid, limit)) as Row[];
+    const rows = (
+      pid === undefined
+        ? this.db.prepare(`SELECT * FROM drains ORDER BY id DESC LIMIT ?`).all(limit)
+        : this.db.prepare(`SELECT * FROM drains WHERE pid = ? ORDER BY id DESC LIMIT ?`).all(pid, limit)
+    ) as Row[];
     return rows.map(fromRow);
   }
 }
