@@ -13,8 +13,8 @@ import { parseAdoptPolicy, type AdoptPolicy } from '../agent/adopt-policy.js';
 import { createLogger } from '../log.js';
 
 const USAGE = `usage:
-  quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX] [--agent-dir DIR]
-                 [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
+  quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX]
+                 [--agent-dir DIR] [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
                  [--consumer-sample-interval MS] [--consumer-window MS]
                  [--peer-port 7370] [--admin-token-file FILE]
   quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
@@ -113,10 +113,10 @@ async function runClient(command: 'jvms' | 'status' | 'attach', args: string[]):
       if (!raw || !/^[1-9][0-9]*$/.test(raw)) throw new UsageError('quiesce attach <pid>: a pid is required');
       const r = await client.attach({ pid: Number(raw) });
       if (values.json) print(r);
-      else
-        process.stdout.write(
-          `pid ${raw}: agent ${r.jvm?.agent?.state ?? '?'}${r.alreadyAttached ? ' (already attached)' : ''} in ${(r.durationSeconds * 1000).toFixed(0)} ms\n`,
-        );
+      else {
+        const already = r.alreadyAttached ? ' (already attached)' : '';
+        process.stdout.write(`pid ${raw}: agent ${r.jvm?.agent?.state ?? '?'}${already} in ${(r.durationSeconds * 1000).toFixed(0)} ms\n`);
+      }
       return 0;
     }
     if (command === 'status') {

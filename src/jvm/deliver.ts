@@ -94,7 +94,8 @@ async function unusable(jvm: Target, base: Base, groups: readonly number[]): Pro
   }
   if (!st.isDirectory()) return `${base.target} is not a directory (or is a symlink)`;
   if (jvm.uid !== 0 && userCanRenameIn(st, jvm.uid, groups)) {
-    return `${base.target} (mode ${(st.mode & 0o7777).toString(8)}, uid ${st.uid}) lets uid ${jvm.uid} rename entries: refusing to write there as root`;
+    const mode = (st.mode & 0o7777).toString(8);
+    return `${base.target} (mode ${mode}, uid ${st.uid}) lets uid ${jvm.uid} rename entries: refusing to write there as root`;
   }
   const mount = await targetMountFor(jvm.pid, base.target).catch(() => null);
   if (mount?.options.includes('noexec'))

@@ -37,7 +37,8 @@ export class AgentStore {
   upsert(r: Omit<AgentRecord, 'updatedAt' | 'errorCode' | 'errorMessage' | 'agentInstanceId'> & Partial<AgentRecord>): void {
     this.db
       .prepare(
-        `INSERT INTO agents (pid, start_time, nspid, uid, gid, host_socket_path, state, error_code, error_message, agent_instance_id, updated_at)
+        `INSERT INTO agents (pid, start_time, nspid, uid, gid, host_socket_path, state,
+                             error_code, error_message, agent_instance_id, updated_at)
          VALUES (@pid, @startTime, @nspid, @uid, @gid, @hostSocketPath, @state, @errorCode, @errorMessage, @agentInstanceId, @updatedAt)
          ON CONFLICT (pid, start_time) DO UPDATE SET
            nspid = excluded.nspid, uid = excluded.uid, gid = excluded.gid, host_socket_path = excluded.host_socket_path,

@@ -91,7 +91,8 @@ export class ConsumerStore {
     for (const o of over) {
       n += this.db
         .prepare(
-          `DELETE FROM consumers WHERE rowid IN (SELECT rowid FROM consumers WHERE pid = ? AND start_time = ? ORDER BY last_seen ASC LIMIT ?)`,
+          `DELETE FROM consumers WHERE rowid IN
+             (SELECT rowid FROM consumers WHERE pid = ? AND start_time = ? ORDER BY last_seen ASC LIMIT ?)`,
         )
         .run(o.pid, o.start_time, o.c - maxPerJvm).changes;
     }

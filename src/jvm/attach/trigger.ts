@@ -80,17 +80,17 @@ export async function ensureListener(jvm: JvmProcess, timeoutMs: number): Promis
   // An absolute symlink as the target's /tmp would resolve against the host's root from here.
   const tmp = await lstat(tmpHostPath(jvm)).catch(() => null);
   if (tmp === null || !tmp.isDirectory()) {
-    throw new QuiesceError(
-      'attach_timeout',
-      `${where}: attach: the JVM's /tmp is ${tmp === null ? 'missing' : 'not a real directory (a symlink?)'}, so its attach socket cannot be reached`,
-      { pid: jvm.pid },
-    );
+    const what = tmp === null ? 'missing' : 'not a real directory (a symlink?)';
+    throw new QuiesceError('attach_timeout', `${where}: attach: the JVM's /tmp is ${what}, so its attach socket cannot be reached`, {
+      pid: jvm.pid,
+    });
   }
   const writable = await tmpWritable(jvm);
   if (!writable.ok) {
     throw new QuiesceError(
       'attach_timeout',
-      `${where}: attach: the JVM's /tmp is not writable (${writable.error}), so its attach listener cannot create its socket /tmp/.java_pid${jvm.nspid}`,
+      `${where}: attach: the JVM's /tmp is not writable (${writable.error}), ` +
+        `so its attach listener cannot create its socket /tmp/.java_pid${jvm.nspid}`,
       { pid: jvm.pid },
     );
   }
