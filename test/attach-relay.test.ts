@@ -8,7 +8,9 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync,
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as connect from '../src/jvm/attach/connect.js';
 import { exchangeAs, readableBy, relayArgs, relayScript } from '../src/jvm/attach/connect.js';
 
 let dir: string;
@@ -107,6 +109,26 @@ describe('attach relay', () => {
       expect(args[0]).toBe('--input-type=module');
       expect(args.at(-1)).toBe(sock);
       const raw = await exchangeAs(sock, Buffer.from('1\0properties\0\0\0\0'), 1000, 1000, 10_000, script);
+      expect(raw.data.toString('utf8')).toBe('0\nrelayed\n');
+    } finally {
+      await l.close();
+    }
+  });
+
+  it('is found beside the compiled connect.js wherever the daemon is installed', async () => {
+    // connect.js imports only node: built-ins, so the pair can be copied anywhere, as an install would.
+    const lib = path.join(dir, 'opt', 'quiesce', 'dist', 'src', 'jvm', 'attach');
+    mkdirSync(lib, { recursive: true, mode: 0o755 });
+    const built = path.dirname(relayScript());
+    for (const f of ['connect.js', 'relay.js']) copyFileSync(path.join(built, f), path.join(lib, f));
+    writeFileSync(path.join(dir, 'opt', 'quiesce', 'package.json'), '{ "type": "module" }\n');
+    chmodSync(path.join(dir, 'opt'), 0o755);
+    const installed = (await import(pathToFileURL(path.join(lib, 'connect.js')).href)) as typeof connect;
+    expect(installed.relayScript()).toBe(path.join(lib, 'relay.js'));
+    const sock = path.join(dir, 'installed.sock');
+    const l = await listener(sock);
+    try {
+      const raw = await installed.exchangeAs(sock, Buffer.from('x'), 1000, 1000, 10_000);
       expect(raw.data.toString('utf8')).toBe('0\nrelayed\n');
     } finally {
       await l.close();
