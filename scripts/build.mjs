@@ -22,7 +22,10 @@ const steps = {
     mkdirSync(out, { recursive: true });
     copy(join(root, 'agent-jvm/dist/quiesce-agent.jar'), join(out, 'quiesce-agent.jar'));
     copy(join(root, 'agent-jvm/dist/quiesce-agent-core.jar'), join(out, 'quiesce-agent-core.jar'));
-    copy(findFile(join(root, 'build/Release'), 'libquiesce_jvmti.so') ?? findFile(join(root, 'build/Release'), 'quiesce_jvmti.so'), join(out, 'libquiesce_jvmti.so'));
+    copy(
+      findFile(join(root, 'build/Release'), 'libquiesce_jvmti.so') ?? findFile(join(root, 'build/Release'), 'quiesce_jvmti.so'),
+      join(out, 'libquiesce_jvmti.so'),
+    );
   },
 };
 

@@ -13,8 +13,8 @@ import { parseAdoptPolicy, type AdoptPolicy } from '../agent/adopt-policy.js';
 import { createLogger } from '../log.js';
 
 const USAGE = `usage:
-  quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX] [--agent-dir DIR]
-                 [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
+  quiesce daemon [--host 127.0.0.1] [--http-port 7370] [--grpc-port 7371] [--state-dir ./.quiesce] [--adopt none|all|main=REGEX]
+                 [--agent-dir DIR] [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
                  [--consumer-sample-interval MS] [--consumer-window MS]
                  [--peer-port 7370] [--admin-token-file FILE]
   quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
@@ -113,7 +113,10 @@ async function runClient(command: 'jvms' | 'status' | 'attach', args: string[]):
       if (!raw || !/^[1-9][0-9]*$/.test(raw)) throw new UsageError('quiesce attach <pid>: a pid is required');
       const r = await client.attach({ pid: Number(raw) });
       if (values.json) print(r);
-      else process.stdout.write(`pid ${raw}: agent ${r.jvm?.agent?.state ?? '?'}${r.alreadyAttached ? ' (already attached)' : ''} in ${(r.durationSeconds * 1000).toFixed(0)} ms\n`);
+      else {
+        const already = r.alreadyAttached ? ' (already attached)' : '';
+        process.stdout.write(`pid ${raw}: agent ${r.jvm?.agent?.state ?? '?'}${already} in ${(r.durationSeconds * 1000).toFixed(0)} ms\n`);
+      }
       return 0;
     }
     if (command === 'status') {
@@ -138,7 +141,15 @@ function table(jvms: Jvm[]): string {
   const rows = [['PID', 'NSPID', 'UID', 'JDK', 'MAIN', 'CONTAINER', 'AGENT']];
   for (const j of jvms) {
     const agent = j.agent?.state === 'failed' ? `failed (${j.agent.error})` : (j.agent?.state ?? 'none');
-    rows.push([String(j.pid), String(j.nspid), String(j.uid), j.supported ? j.jdk : `${j.vm} (unsupported)`, j.main, j.containerId.slice(0, 12) || '-', agent]);
+    rows.push([
+      String(j.pid),
+      String(j.nspid),
+      String(j.uid),
+      j.supported ? j.jdk : `${j.vm} (unsupported)`,
+      j.main,
+      j.containerId.slice(0, 12) || '-',
+      agent,
+    ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';

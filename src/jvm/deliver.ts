@@ -94,10 +94,12 @@ async function unusable(jvm: Target, base: Base, groups: readonly number[]): Pro
   }
   if (!st.isDirectory()) return `${base.target} is not a directory (or is a symlink)`;
   if (jvm.uid !== 0 && userCanRenameIn(st, jvm.uid, groups)) {
-    return `${base.target} (mode ${(st.mode & 0o7777).toString(8)}, uid ${st.uid}) lets uid ${jvm.uid} rename entries: refusing to write there as root`;
+    const mode = (st.mode & 0o7777).toString(8);
+    return `${base.target} (mode ${mode}, uid ${st.uid}) lets uid ${jvm.uid} rename entries: refusing to write there as root`;
   }
   const mount = await targetMountFor(jvm.pid, base.target).catch(() => null);
-  if (mount?.options.includes('noexec')) return `${base.target} is on a noexec mount (${mount.mountPoint}): the native library could not be mapped`;
+  if (mount?.options.includes('noexec'))
+    return `${base.target} is on a noexec mount (${mount.mountPoint}): the native library could not be mapped`;
   if (mount?.options.includes('ro')) return `${base.target} is on a read-only mount (${mount.mountPoint})`;
   const probe = `${base.host}/.quiesce-probe-${process.pid}-${Date.now()}`;
   try {
@@ -173,7 +175,9 @@ export function agentSocketPaths(jvm: Pick<JvmProcess, 'pid' | 'nspid'>, dir: De
   const name = `agent-${jvm.nspid}.sock`;
   const hostPath = `${dir.hostPath}/${name}`;
   if (Buffer.byteLength(hostPath) > SUN_PATH_MAX) {
-    throw new QuiesceError('internal', `pid ${jvm.pid}: agent socket path ${hostPath} is longer than ${SUN_PATH_MAX} bytes`, { pid: jvm.pid });
+    throw new QuiesceError('internal', `pid ${jvm.pid}: agent socket path ${hostPath} is longer than ${SUN_PATH_MAX} bytes`, {
+      pid: jvm.pid,
+    });
   }
   return { hostPath, targetPath: `${dir.targetPath}/${name}` };
 }

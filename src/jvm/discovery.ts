@@ -77,8 +77,7 @@ async function probe(pid: number): Promise<JvmProcess | 'gone' | 'not_a_jvm'> {
     containerId: cgroup === null ? null : containerIdFromCgroup(cgroup),
     foreignMountNs: mntNs !== null && selfNs !== null && mntNs !== selfNs,
     supported: lib.vm === 'hotspot',
-    unsupportedReason:
-      lib.vm === 'openj9' ? `OpenJ9 (${lib.path}) uses its own attach protocol, which quiesce does not speak` : null,
+    unsupportedReason: lib.vm === 'openj9' ? `OpenJ9 (${lib.path}) uses its own attach protocol, which quiesce does not speak` : null,
     attachDisabled: booleanFlag(options, 'DisableAttachMechanism') === true,
     dynamicAgentsDisabled: booleanFlag(options, 'EnableDynamicAgentLoading') === false,
     cmdline,

@@ -3,9 +3,24 @@ import type { MainKind } from './types.js';
 
 /** Launcher options that take their value as the next argument (java launcher, JDK 8–25). */
 const OPTIONS_WITH_ARGUMENT = new Set([
-  '-cp', '-classpath', '--class-path', '-p', '--module-path', '--upgrade-module-path', '--add-modules',
-  '--limit-modules', '--add-reads', '--add-exports', '--add-opens', '--patch-module', '--enable-native-access',
-  '--source', '--describe-module', '-d', '--illegal-native-access', '--sun-misc-unsafe-memory-access',
+  '-cp',
+  '-classpath',
+  '--class-path',
+  '-p',
+  '--module-path',
+  '--upgrade-module-path',
+  '--add-modules',
+  '--limit-modules',
+  '--add-reads',
+  '--add-exports',
+  '--add-opens',
+  '--patch-module',
+  '--enable-native-access',
+  '--source',
+  '--describe-module',
+  '-d',
+  '--illegal-native-access',
+  '--sun-misc-unsafe-memory-access',
 ]);
 
 export interface MainInfo {

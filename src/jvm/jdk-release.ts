@@ -44,7 +44,10 @@ export function versionFromPath(p: string): string | null {
   return null;
 }
 
-/** Candidate homes above a file: <home>/bin/java, <home>/jre/bin/java (JDK 8), <home>/lib/server/libjvm.so, <home>/jre/lib/amd64/server/libjvm.so. */
+/**
+ * Candidate homes above a file: <home>/bin/java, <home>/jre/bin/java (JDK 8), <home>/lib/server/libjvm.so,
+ * <home>/jre/lib/amd64/server/libjvm.so.
+ */
 export function homeCandidates(file: string): string[] {
   const out: string[] = [];
   let dir = path.posix.dirname(file);

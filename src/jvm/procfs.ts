@@ -87,7 +87,10 @@ export function parseStartTime(text: string): number | null {
   const close = text.lastIndexOf(')');
   if (close < 0) return null;
   // After ')' come fields 3.. ; starttime is field 22, i.e. index 19 of that list.
-  const rest = text.slice(close + 1).trim().split(/\s+/);
+  const rest = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   const v = rest[19];
   return v === undefined ? null : Number(v);
 }

@@ -41,7 +41,14 @@ export function parseProcNetTcp(text: string): TcpSocket[] {
     const [la, lp] = local.split(':');
     const [ra, rp] = remote.split(':');
     if (!la || !lp || !ra || !rp) continue;
-    out.push({ localAddress: decodeAddress(la), localPort: parseInt(lp, 16), remoteAddress: decodeAddress(ra), remotePort: parseInt(rp, 16), state: parseInt(st, 16), inode: Number(inode) });
+    out.push({
+      localAddress: decodeAddress(la),
+      localPort: parseInt(lp, 16),
+      remoteAddress: decodeAddress(ra),
+      remotePort: parseInt(rp, 16),
+      state: parseInt(st, 16),
+      inode: Number(inode),
+    });
   }
   return out;
 }
@@ -70,7 +77,7 @@ function wordToBytes(word: string): number[] {
 
 function compressIpv6(groups: string[]): string {
   let best = { at: -1, len: 0 };
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     if (groups[i] !== '0') {
       i++;
       continue;

@@ -7,8 +7,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly jvms = new Gauge({ name: 'quiesce_jvms', help: 'JVMs discovered on this host, by VM kind.', labelNames: ['vm'], registers: [this.registry] });
-  readonly agentsConnected = new Gauge({ name: 'quiesce_agents_connected', help: 'Agents with an open channel to this daemon.', registers: [this.registry] });
+  readonly jvms = new Gauge({
+    name: 'quiesce_jvms',
+    help: 'JVMs discovered on this host, by VM kind.',
+    labelNames: ['vm'],
+    registers: [this.registry],
+  });
+  readonly agentsConnected = new Gauge({
+    name: 'quiesce_agents_connected',
+    help: 'Agents with an open channel to this daemon.',
+    registers: [this.registry],
+  });
   readonly attachTotal = new Counter({
     name: 'quiesce_attach_total',
     help: 'Attach attempts by result: ok, already_attached, or the error code.',
@@ -24,7 +33,7 @@ export class Metrics {
   });
   readonly agentReconnects = new Counter({
     name: 'quiesce_agent_connections_total',
-    help: 'Agent connections accepted, by whether it was the agent\'s first or a reconnect.',
+    help: "Agent connections accepted, by whether it was the agent's first or a reconnect.",
     labelNames: ['kind'],
     registers: [this.registry],
   });
@@ -49,7 +58,7 @@ export class Metrics {
   });
   readonly rocketmqChannelsClosed = new Counter({
     name: 'quiesce_rocketmq_channels_closed_total',
-    help: 'RocketMQ broker channels closed by /isolate (the client\'s channel table held, so it cannot reconnect).',
+    help: "RocketMQ broker channels closed by /isolate (the client's channel table held, so it cannot reconnect).",
     registers: [this.registry],
   });
 
@@ -61,20 +70,20 @@ export class Metrics {
 
   readonly drainPhase = new Gauge({
     name: 'quiesce_drain_phase',
-    help: 'The running drain\'s step per JVM: 1 deregister, 2 read_only, 3 goaway, 4 wait, 5 events, 6 ended (0: none).',
+    help: "The running drain's step per JVM: 1 deregister, 2 read_only, 3 goaway, 4 wait, 5 events, 6 ended (0: none).",
     labelNames: ['pid'],
     registers: [this.registry],
   });
   readonly drainDuration = new Histogram({
     name: 'quiesce_drain_duration_seconds',
-    help: 'From /offline to the drain\'s end, by outcome (drained, timeout, failed).',
+    help: "From /offline to the drain's end, by outcome (drained, timeout, failed).",
     labelNames: ['outcome'],
     buckets: [0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60],
     registers: [this.registry],
   });
   readonly drainStepDuration = new Histogram({
     name: 'quiesce_drain_step_duration_seconds',
-    help: 'Each drain step\'s duration.',
+    help: "Each drain step's duration.",
     labelNames: ['step'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers: [this.registry],
@@ -87,13 +96,13 @@ export class Metrics {
   });
   readonly goawaySent = new Counter({
     name: 'quiesce_goaway_sent_total',
-    help: 'GoAways sent to consumers\' daemons, by result (notified, failed, unreachable).',
+    help: "GoAways sent to consumers' daemons, by result (notified, failed, unreachable).",
     labelNames: ['result'],
     registers: [this.registry],
   });
   readonly goawayReceived = new Counter({
     name: 'quiesce_goaway_received_total',
-    help: 'GoAways received from providers\' daemons, by result (ok, released: a release from /online, forbidden).',
+    help: "GoAways received from providers' daemons, by result (ok, released: a release from /online, forbidden).",
     labelNames: ['result'],
     registers: [this.registry],
   });

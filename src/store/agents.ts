@@ -37,7 +37,8 @@ export class AgentStore {
   upsert(r: Omit<AgentRecord, 'updatedAt' | 'errorCode' | 'errorMessage' | 'agentInstanceId'> & Partial<AgentRecord>): void {
     this.db
       .prepare(
-        `INSERT INTO agents (pid, start_time, nspid, uid, gid, host_socket_path, state, error_code, error_message, agent_instance_id, updated_at)
+        `INSERT INTO agents (pid, start_time, nspid, uid, gid, host_socket_path, state,
+                             error_code, error_message, agent_instance_id, updated_at)
          VALUES (@pid, @startTime, @nspid, @uid, @gid, @hostSocketPath, @state, @errorCode, @errorMessage, @agentInstanceId, @updatedAt)
          ON CONFLICT (pid, start_time) DO UPDATE SET
            nspid = excluded.nspid, uid = excluded.uid, gid = excluded.gid, host_socket_path = excluded.host_socket_path,
@@ -60,7 +61,9 @@ export class AgentStore {
   }
 
   setInstance(pid: number, startTime: number, agentInstanceId: string): void {
-    this.db.prepare(`UPDATE agents SET agent_instance_id = ?, updated_at = ? WHERE pid = ? AND start_time = ?`).run(agentInstanceId, Date.now(), pid, startTime);
+    this.db
+      .prepare(`UPDATE agents SET agent_instance_id = ?, updated_at = ? WHERE pid = ? AND start_time = ?`)
+      .run(agentInstanceId, Date.now(), pid, startTime);
   }
 
   /** Agents that are, or may be, running: the daemon rebinds their sockets on start. */

@@ -60,25 +60,39 @@ export class ConsumerStore {
         const prev = get.get(s.pid, s.startTime, s.address, s.localPort) as { sources: string } | undefined;
         const sources = new Set((prev?.sources ?? '').split(',').filter(Boolean));
         sources.add(s.source);
-        upsert.run({ pid: s.pid, startTime: s.startTime, address: s.address, localPort: s.localPort, localAddress: s.localAddress ?? null, sources: [...sources].sort().join(','), consumerNode: s.consumerNode ?? null, seenAt: s.seenAt });
+        upsert.run({
+          pid: s.pid,
+          startTime: s.startTime,
+          address: s.address,
+          localPort: s.localPort,
+          localAddress: s.localAddress ?? null,
+          sources: [...sources].sort().join(','),
+          consumerNode: s.consumerNode ?? null,
+          seenAt: s.seenAt,
+        });
       }
     })();
   }
 
   /** The JVM's consumers seen since `since`, most recent first. */
   list(pid: number, startTime: number, since = 0): ConsumerRecord[] {
-    const rows = this.db.prepare(`SELECT * FROM consumers WHERE pid = ? AND start_time = ? AND last_seen >= ? ORDER BY last_seen DESC, address`).all(pid, startTime, since) as Row[];
+    const rows = this.db
+      .prepare(`SELECT * FROM consumers WHERE pid = ? AND start_time = ? AND last_seen >= ? ORDER BY last_seen DESC, address`)
+      .all(pid, startTime, since) as Row[];
     return rows.map(fromRow);
   }
 
   /** Drops sightings older than `before`, and the oldest beyond `maxPerJvm` per JVM. Returns rows removed. */
   expire(before: number, maxPerJvm: number): number {
     let n = this.db.prepare(`DELETE FROM consumers WHERE last_seen < ?`).run(before).changes;
-    const over = this.db.prepare(`SELECT pid, start_time, COUNT(*) AS c FROM consumers GROUP BY pid, start_time HAVING c > ?`).all(maxPerJvm) as Array<{ pid: number; start_time: number; c: number }>;
+    const over = this.db
+      .prepare(`SELECT pid, start_time, COUNT(*) AS c FROM consumers GROUP BY pid, start_time HAVING c > ?`)
+      .all(maxPerJvm) as Array<{ pid: number; start_time: number; c: number }>;
     for (const o of over) {
       n += this.db
         .prepare(
-          `DELETE FROM consumers WHERE rowid IN (SELECT rowid FROM consumers WHERE pid = ? AND start_time = ? ORDER BY last_seen ASC LIMIT ?)`,
+          `DELETE FROM consumers WHERE rowid IN
+             (SELECT rowid FROM consumers WHERE pid = ? AND start_time = ? ORDER BY last_seen ASC LIMIT ?)`,
         )
         .run(o.pid, o.start_time, o.c - maxPerJvm).changes;
     }

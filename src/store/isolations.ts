@@ -41,7 +41,9 @@ export class IsolationStore {
 
   /** The JVM's isolation in force, if any. */
   active(pid: number, startTime: number): IsolationRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM isolations WHERE pid = ? AND start_time = ? AND state = 'isolated' ORDER BY id DESC LIMIT 1`).get(pid, startTime) as Row | undefined;
+    const row = this.db
+      .prepare(`SELECT * FROM isolations WHERE pid = ? AND start_time = ? AND state = 'isolated' ORDER BY id DESC LIMIT 1`)
+      .get(pid, startTime) as Row | undefined;
     return row && fromRow(row);
   }
 
@@ -52,7 +54,9 @@ export class IsolationStore {
   create(pid: number, startTime: number, traffic: string[], removed: RemovedEntry[]): IsolationRecord {
     const now = Date.now();
     const r = this.db
-      .prepare(`INSERT INTO isolations (pid, start_time, traffic, state, removed, created_at, updated_at) VALUES (?, ?, ?, 'isolated', ?, ?, ?)`)
+      .prepare(
+        `INSERT INTO isolations (pid, start_time, traffic, state, removed, created_at, updated_at) VALUES (?, ?, ?, 'isolated', ?, ?, ?)`,
+      )
       .run(pid, startTime, JSON.stringify(traffic), JSON.stringify(removed), now, now);
     return this.get(Number(r.lastInsertRowid))!;
   }
@@ -62,7 +66,13 @@ export class IsolationStore {
     if (!cur) return;
     this.db
       .prepare(`UPDATE isolations SET traffic = ?, removed = ?, reapplied = reapplied + ?, updated_at = ? WHERE id = ?`)
-      .run(JSON.stringify(changes.traffic ?? cur.traffic), JSON.stringify(changes.removed ?? cur.removed), changes.addReapplied ?? 0, Date.now(), id);
+      .run(
+        JSON.stringify(changes.traffic ?? cur.traffic),
+        JSON.stringify(changes.removed ?? cur.removed),
+        changes.addReapplied ?? 0,
+        Date.now(),
+        id,
+      );
   }
 
   markRestored(id: number): void {

@@ -49,11 +49,17 @@ function describe(jvm: JvmProcess): string {
 /** Refusals known without touching the JVM: never signal a JVM that cannot answer. */
 export function preflight(jvm: JvmProcess): void {
   if (jvm.vm !== 'hotspot' || !jvm.supported) {
-    throw new QuiesceError('unsupported_jvm', `${describe(jvm)}: attach: ${jvm.unsupportedReason ?? `${jvm.vm} is not supported`}`, { pid: jvm.pid });
+    throw new QuiesceError('unsupported_jvm', `${describe(jvm)}: attach: ${jvm.unsupportedReason ?? `${jvm.vm} is not supported`}`, {
+      pid: jvm.pid,
+    });
   }
   if (jvm.attachDisabled) {
     // SIGQUIT would only print a thread dump into the application's stdout.
-    throw new QuiesceError('attach_disabled', `${describe(jvm)}: attach: the JVM was started with -XX:+DisableAttachMechanism; not signalling it`, { pid: jvm.pid });
+    throw new QuiesceError(
+      'attach_disabled',
+      `${describe(jvm)}: attach: the JVM was started with -XX:+DisableAttachMechanism; not signalling it`,
+      { pid: jvm.pid },
+    );
   }
 }
 
@@ -76,7 +82,12 @@ function needsTargetUser(jvm: JvmProcess): boolean {
   return jvm.jdkFeature !== null && jvm.jdkFeature <= 8 && (jvm.uid !== 0 || jvm.gid !== 0);
 }
 
-async function exchange(jvm: JvmProcess, request: Buffer, timeoutMs: number, asTargetUser: boolean): Promise<{ raw: RawExchange; via: 'direct' | 'relay' }> {
+async function exchange(
+  jvm: JvmProcess,
+  request: Buffer,
+  timeoutMs: number,
+  asTargetUser: boolean,
+): Promise<{ raw: RawExchange; via: 'direct' | 'relay' }> {
   const sock = socketHostPath(jvm);
   if (asTargetUser || needsTargetUser(jvm)) {
     return { raw: await exchangeAs(sock, request, jvm.uid, jvm.gid, timeoutMs), via: 'relay' };
@@ -106,7 +117,10 @@ async function executeOnce(jvm: JvmProcess, cmd: string, args: readonly string[]
       const { raw, via } = await exchange(jvm, request, left(), opts.asTargetUser === true);
       const reply = parseReply(raw.data);
       if (reply === null) {
-        const what = raw.data.length === 0 ? 'the listener closed the connection without a reply (peer credentials refused?)' : `unparsable reply ${JSON.stringify(raw.data.subarray(0, 120).toString('utf8'))}`;
+        const what =
+          raw.data.length === 0
+            ? 'the listener closed the connection without a reply (peer credentials refused?)'
+            : `unparsable reply ${JSON.stringify(raw.data.subarray(0, 120).toString('utf8'))}`;
         throw new QuiesceError('attach_timeout', `${where}: attach ${cmd}: ${what}`, { pid: jvm.pid });
       }
       return { ...reply, warm, via, durationMs: Date.now() - started };
@@ -146,18 +160,29 @@ export async function loadAgent(jvm: JvmProcess, jarPathInTarget: string, option
   const where = `${describe(jvm)}: load agent ${jarPathInTarget}`;
   preflight(jvm);
   if (jvm.dynamicAgentsDisabled) {
-    throw new QuiesceError('dynamic_agents_disabled', `${where}: the JVM was started with -XX:-EnableDynamicAgentLoading; not signalling it`, { pid: jvm.pid });
+    throw new QuiesceError(
+      'dynamic_agents_disabled',
+      `${where}: the JVM was started with -XX:-EnableDynamicAgentLoading; not signalling it`,
+      { pid: jvm.pid },
+    );
   }
   if (!jarPathInTarget.startsWith('/')) {
     throw new QuiesceError('bad_request', `${where}: the jar path must be absolute in the target`, { pid: jvm.pid });
   }
   const arg = options === '' ? jarPathInTarget : `${jarPathInTarget}=${options}`;
-  const res = await execute(jvm, 'load', ['instrument', 'false', arg], { timeoutMs: opts.timeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS, asTargetUser: opts.asTargetUser });
+  const res = await execute(jvm, 'load', ['instrument', 'false', arg], {
+    timeoutMs: opts.timeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS,
+    asTargetUser: opts.asTargetUser,
+  });
   const outcome = interpretLoadReply(res.status, res.body);
   if (outcome.ok) return { rc: 0, warm: res.warm, via: res.via, durationMs: res.durationMs };
   const rc = outcome.rc === null ? '' : ` (rc ${outcome.rc})`;
-  throw new QuiesceError(outcome.kind, `${where}: ${outcome.detail}${outcome.kind === 'agent_failed' && !outcome.detail.includes('rc ') ? rc : ''}`, {
-    pid: jvm.pid,
-    rc: outcome.rc,
-  });
+  throw new QuiesceError(
+    outcome.kind,
+    `${where}: ${outcome.detail}${outcome.kind === 'agent_failed' && !outcome.detail.includes('rc ') ? rc : ''}`,
+    {
+      pid: jvm.pid,
+      rc: outcome.rc,
+    },
+  );
 }

@@ -5,7 +5,9 @@
  * |-------|---------------------------------------------|--------------------------------------------------|
  * | 8     | `0\n<rc>\n`                                 | `-1\n`                                           |
  * | 9–20  | `0\nreturn code: <rc>\n`                    | `-1\n<lib> was not loaded.\n<dlerror>`           |
- * | 21+   | `0\nreturn code: <rc>\n`                    | `0\n` + text ("was not loaded", "Agent_OnAttach is not available", "Dynamic agent loading is not enabled…") |
+ * | 21+   | `0\nreturn code: <rc>\n`                    | `0\n` + text (*)                                 |
+ *
+ * (*) "was not loaded", "Agent_OnAttach is not available", "Dynamic agent loading is not enabled…".
  *
  * For `instrument` (JPLIS) a non-zero rc is: 100 bad jar / no Agent-Class, 101 jar not added to
  * the system class path, 102 agentmain threw or failed.

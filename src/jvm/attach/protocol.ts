@@ -27,7 +27,10 @@ export function encodeRequest(cmd: string, args: readonly string[], who = 'reque
   }
   all.forEach((a, i) => {
     if (Buffer.byteLength(a) > ARG_MAX) {
-      throw new QuiesceError('bad_request', `${who}: argument ${i + 1} of "${cmd}" is ${Buffer.byteLength(a)} bytes, the JVM accepts at most ${ARG_MAX}`);
+      throw new QuiesceError(
+        'bad_request',
+        `${who}: argument ${i + 1} of "${cmd}" is ${Buffer.byteLength(a)} bytes, the JVM accepts at most ${ARG_MAX}`,
+      );
     }
   });
   return Buffer.from(['1', cmd, ...all].map((s) => s + '\0').join(''), 'utf8');

@@ -59,7 +59,9 @@ async function createTrigger(jvm: JvmProcess): Promise<string> {
       errors.push(`${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
   }
-  throw new QuiesceError('attach_timeout', `pid ${jvm.pid}: attach trigger: cannot create .attach_pid${jvm.nspid} (${errors.join('; ')})`, { pid: jvm.pid });
+  throw new QuiesceError('attach_timeout', `pid ${jvm.pid}: attach trigger: cannot create .attach_pid${jvm.nspid} (${errors.join('; ')})`, {
+    pid: jvm.pid,
+  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -78,13 +80,17 @@ export async function ensureListener(jvm: JvmProcess, timeoutMs: number): Promis
   // An absolute symlink as the target's /tmp would resolve against the host's root from here.
   const tmp = await lstat(tmpHostPath(jvm)).catch(() => null);
   if (tmp === null || !tmp.isDirectory()) {
-    throw new QuiesceError('attach_timeout', `${where}: attach: the JVM's /tmp is ${tmp === null ? 'missing' : 'not a real directory (a symlink?)'}, so its attach socket cannot be reached`, { pid: jvm.pid });
+    const what = tmp === null ? 'missing' : 'not a real directory (a symlink?)';
+    throw new QuiesceError('attach_timeout', `${where}: attach: the JVM's /tmp is ${what}, so its attach socket cannot be reached`, {
+      pid: jvm.pid,
+    });
   }
   const writable = await tmpWritable(jvm);
   if (!writable.ok) {
     throw new QuiesceError(
       'attach_timeout',
-      `${where}: attach: the JVM's /tmp is not writable (${writable.error}), so its attach listener cannot create its socket /tmp/.java_pid${jvm.nspid}`,
+      `${where}: attach: the JVM's /tmp is not writable (${writable.error}), ` +
+        `so its attach listener cannot create its socket /tmp/.java_pid${jvm.nspid}`,
       { pid: jvm.pid },
     );
   }
@@ -97,11 +103,19 @@ export async function ensureListener(jvm: JvmProcess, timeoutMs: number): Promis
       const st = await readStatus(jvm.pid);
       if (st === null) throw new QuiesceError('not_found', `${where}: attach: the process exited`, { pid: jvm.pid });
       if (hasSignal(st.sigIgn, SIGQUIT)) {
-        throw new QuiesceError('attach_timeout', `${where}: attach: the JVM ignores SIGQUIT (-Xrs?), so its attach listener cannot be started`, { pid: jvm.pid });
+        throw new QuiesceError(
+          'attach_timeout',
+          `${where}: attach: the JVM ignores SIGQUIT (-Xrs?), so its attach listener cannot be started`,
+          { pid: jvm.pid },
+        );
       }
       if (hasSignal(st.sigCgt, SIGQUIT)) break;
       if (Date.now() >= deadline) {
-        throw new QuiesceError('attach_timeout', `${where}: attach: the JVM does not catch SIGQUIT after ${timeoutMs} ms, not signalling it`, { pid: jvm.pid });
+        throw new QuiesceError(
+          'attach_timeout',
+          `${where}: attach: the JVM does not catch SIGQUIT after ${timeoutMs} ms, not signalling it`,
+          { pid: jvm.pid },
+        );
       }
       await sleep(delay);
       delay = Math.min(delay * 2, 500);
