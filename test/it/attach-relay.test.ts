@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type * as connect from '../src/jvm/attach/connect.js';
-import { exchangeAs, readableBy, relayArgs, relayScript } from '../src/jvm/attach/connect.js';
+import type * as connect from '../../src/jvm/attach/connect.js';
+import { exchangeAs, readableBy, relayArgs, relayScript } from '../../src/jvm/attach/connect.js';
 
 let dir: string;
 

@@ -7,10 +7,10 @@
  */
 import { connect, createServer, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startContainerJvm, type ContainerJvm } from './support/container.js';
-import { newStateDir, startDaemon, type DaemonProcess } from './support/daemon.js';
-import { buildFixtures } from './support/fixtures.js';
-import { jdk17 } from './support/java-homes.js';
+import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
+import { newStateDir, startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
+import { buildFixtures } from '../../testkit/fixtures.js';
+import { jdk17 } from '../../testkit/java-homes.js';
 
 interface DrainJson {
   id: number;
