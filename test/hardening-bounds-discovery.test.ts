@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LimitNotice } from '../src/jvm/bounded-read.js';
-import { discoverJvms, inspectPid } from '../src/jvm/discovery.js';
+import { discoverJvms, inspectPid, stalledPids } from '../src/jvm/discovery.js';
 import type { JvmProcess } from '../src/jvm/types.js';
 import { startContainerJvm, type ContainerJvm } from './support/container.js';
 import { startDaemon, type DaemonProcess } from './support/daemon.js';
@@ -110,6 +110,10 @@ describe('discovery with hostile release files', () => {
     expect(Date.now() - t0).toBeLessThan(3_000);
     expect(found.map((j) => j.pid)).toEqual(expect.arrayContaining([...jvms.keys()].map(pidOf)));
     expect(notices.some((n) => n.reason === 'timeout' && /not inspected within 0 ms/.test(n.message))).toBe(true);
+    // The reads given up on finish on their own; until then their pids are not read again.
+    expect(stalledPids().length).toBeGreaterThan(0);
+    for (let i = 0; i < 100 && stalledPids().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(stalledPids()).toEqual([]);
     const none = await discoverJvms({ scanBudgetMs: -1 });
     expect(none.map((j) => j.pid)).toEqual(expect.arrayContaining([...jvms.keys()].map(pidOf)));
   });

@@ -86,17 +86,22 @@ function compressIpv6(groups: string[]): string {
 }
 
 /**
- * /proc/<pid>/net/tcp or tcp6, at most LIMITS.netTcp (a namespace with more sockets than that is
- * seen in part: the rows past the cap are not counted); '' when it cannot be read.
+ * A net/tcp or tcp6 file (under /proc/<pid>/net, or any procfs net directory), at most
+ * LIMITS.netTcp: a namespace with more sockets than that is seen in part, the rows past the cap
+ * are not counted; '' when it cannot be read.
  */
-export async function readNetTcp(pid: number, file: 'tcp' | 'tcp6'): Promise<string> {
+export async function readNetTcpFile(path: string): Promise<string> {
   try {
-    const r = await readBoundedText(procPath(pid, 'net', file), LIMITS.netTcp);
+    const r = await readBoundedText(path, LIMITS.netTcp);
     // A row cut by the cap would parse into a wrong inode: only whole rows count.
     return r.truncated ? r.text.slice(0, r.text.lastIndexOf('\n') + 1) : r.text;
   } catch {
     return '';
   }
+}
+
+export function readNetTcp(pid: number, file: 'tcp' | 'tcp6'): Promise<string> {
+  return readNetTcpFile(procPath(pid, 'net', file));
 }
 
 /** A JVM with more open files than this is read in part; each readlink is one thread-pool job. */
