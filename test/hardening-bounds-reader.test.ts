@@ -4,12 +4,12 @@
  * good (readFile blocks in open(2) until a writer comes); /dev/zero or a 1 GB file was read whole.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BoundedReadError, LIMITS, readBoundedText, readChunks, scanLines, withTimeout } from '../src/jvm/bounded-read.js';
+import { BoundedReadError, LIMITS, readBoundedText, readChunks, scanLines, stuckReads, withTimeout } from '../src/jvm/bounded-read.js';
 import { parseProcNetTcp, readNetTcp } from '../src/jvm/tcp.js';
 import { readProcText } from '../src/jvm/procfs.js';
 
@@ -108,6 +108,26 @@ describe('bounded reads', () => {
     const never = new Promise<never>(() => undefined);
     const e: unknown = await withTimeout(never, 100, '/proc/1/maps').catch((x: unknown) => x);
     expect(e).toMatchObject({ reason: 'timeout', message: '/proc/1/maps: no answer within 100 ms' });
+  });
+
+  it('a read past its time bound is given up on, counted as stuck until it returns, and its fd closed then', async () => {
+    const f = join(dir, 'slow');
+    writeFileSync(f, 'x'.repeat(1 << 20));
+    const before = stuckReads();
+    // A bound of 0 ms passes before open(2) even returns: the closest a test gets to a hung mount.
+    const e: unknown = await readBoundedText(f, { maxBytes: 1 << 20, timeoutMs: 0 }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ reason: 'timeout', message: `${f}: not read within 0 ms` });
+    expect(stuckReads()).toBe(before + 1);
+    await (e as BoundedReadError).pending;
+    expect(stuckReads()).toBe(before);
+    const target = (fd: string): string | null => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return null; // closed while listing
+      }
+    };
+    expect(readdirSync('/proc/self/fd').filter((fd) => target(fd) === f)).toEqual([]);
   });
 
   it('/proc files are capped too, and still parse (our own status and net/tcp)', async () => {

@@ -54,6 +54,8 @@ export class BoundedReadError extends Error {
     readonly path: string,
     readonly reason: Exclude<BoundReason, 'truncated'>,
     message: string,
+    /** For a timeout: settles when the read given up on returns at last. */
+    readonly pending?: Promise<unknown>,
   ) {
     super(message);
     this.name = 'BoundedReadError';
@@ -140,8 +142,8 @@ export async function readChunks(path: string, limits: ReadLimits, onChunk: (chu
     timer = setTimeout(() => {
       timedOut = true;
       stuck++;
-      void work.catch(() => undefined).finally(() => stuck--);
-      reject(new BoundedReadError(path, 'timeout', `${path}: not read within ${limits.timeoutMs} ms`));
+      const pending = work.catch(() => undefined).finally(() => stuck--);
+      reject(new BoundedReadError(path, 'timeout', `${path}: not read within ${limits.timeoutMs} ms`, pending));
     }, limits.timeoutMs);
     timer.unref();
   });
@@ -194,7 +196,7 @@ export async function scanLines(path: string, limits: ReadLimits, onLine: (line:
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BoundedReadError(what, 'timeout', `${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new BoundedReadError(what, 'timeout', `${what}: no answer within ${ms} ms`, p.catch(() => undefined))), ms);
     timer.unref();
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));

@@ -133,14 +133,47 @@ export interface DiscoveryOptions {
 export const PROBE_TIMEOUT_MS = 5_000;
 export const SCAN_BUDGET_MS = 20_000;
 
+/**
+ * Inspections given up on by their time bound and still running (e.g. a process stuck holding its
+ * mmap lock, a hung FUSE mount under its JDK): such a pid is not read again until the earlier
+ * read returns, so one stuck process holds at most one thread of the pool, not one per scan.
+ */
+const stalled = new Map<number, Promise<unknown>>();
+
+/** Pids whose inspection is stuck past its bound right now. */
+export function stalledPids(): number[] {
+  return [...stalled.keys()];
+}
+
+/**
+ * `work` on `pid` within the probe bound. Past it, or when one of its reads passed its own bound,
+ * the pid is remembered as stalled until the read given up on returns, the listener is told, and
+ * the `timeout` BoundedReadError is thrown.
+ */
+async function boundedProbe<T>(pid: number, work: Promise<T>, opts: DiscoveryOptions): Promise<T> {
+  const ms = opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+  try {
+    return await withTimeout(work, ms, `/proc/${pid}`);
+  } catch (e) {
+    if (isBoundedReadError(e) && e.reason === 'timeout' && e.pending !== undefined && !stalled.has(pid)) {
+      stalled.set(pid, e.pending.finally(() => stalled.delete(pid)));
+      opts.onLimit?.({ path: e.path, reason: 'timeout', message: `pid ${pid}: ${e.message}; not read again until that read returns` });
+    }
+    throw e;
+  }
+}
+
 /** Inspects one pid: throws `not_found` when it does not exist, `not_a_jvm` when it is no JVM. */
 export async function inspectPid(pid: number, opts: DiscoveryOptions = {}): Promise<JvmProcess> {
   if (!Number.isInteger(pid) || pid <= 0) {
     throw new QuiesceError('not_found', `pid ${pid}: not a valid process id`, { pid });
   }
+  if (stalled.has(pid)) {
+    throw new QuiesceError('internal', `pid ${pid}: an earlier read of /proc/${pid} has not returned yet; it is not read again until it does`, { pid });
+  }
   let result: Awaited<ReturnType<typeof probe>>;
   try {
-    result = await withTimeout(probe(pid, opts.onLimit), opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS, `/proc/${pid}`);
+    result = await boundedProbe(pid, probe(pid, opts.onLimit), opts);
   } catch (e) {
     if (isGone(e)) result = 'gone';
     else throw new QuiesceError('internal', `pid ${pid}: reading /proc/${pid} failed: ${(e as Error).message}`, { pid }, { cause: e });
@@ -161,18 +194,6 @@ export async function inspectPid(pid: number, opts: DiscoveryOptions = {}): Prom
 const seen = new Map<number, { startTime: number; jvm: JvmProcess | null; at: number }>();
 const RECHECK_NOT_A_JVM_MS = 30_000;
 
-/**
- * Inspections given up on by their time bound and still running (e.g. a process stuck holding its
- * mmap lock, a hung FUSE mount under its JDK): such a pid is not read again until the earlier
- * read returns, so one stuck process holds at most one thread of the pool, not one per scan.
- */
-const stalled = new Map<number, Promise<unknown>>();
-
-/** Pids whose inspection is stuck past its bound right now. */
-export function stalledPids(): number[] {
-  return [...stalled.keys()];
-}
-
 /** pid's JVM as the last scan knew it, if it knew one. */
 function known(pid: number): JvmProcess | null {
   return seen.get(pid)?.jvm ?? null;
@@ -190,13 +211,11 @@ async function scanOne(pid: number, now: number, opts: DiscoveryOptions): Promis
     return jvm;
   })();
   try {
-    return await withTimeout(work, opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS, `/proc/${pid}`);
+    return await boundedProbe(pid, work, opts);
   } catch (e) {
-    if (!isBoundedReadError(e) || e.reason !== 'timeout') throw e;
-    const done = work.catch(() => undefined).finally(() => stalled.delete(pid));
-    stalled.set(pid, done);
-    opts.onLimit?.({ path: `/proc/${pid}`, reason: 'timeout', message: `pid ${pid}: not inspected within ${opts.probeTimeoutMs ?? PROBE_TIMEOUT_MS} ms; skipped until that read returns` });
-    return known(pid);
+    // Slow is not gone: a JVM the last scan knew stays until it is seen to exit.
+    if (isBoundedReadError(e) && e.reason === 'timeout') return known(pid);
+    throw e;
   }
 }
 
