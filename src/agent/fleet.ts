@@ -7,7 +7,8 @@ import { QuiesceError, toQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { AgentStore } from '../store/agents.js';
-import { discoverJvms, inspectPid } from '../jvm/discovery.js';
+import { stuckReads, type LimitNotice } from '../jvm/bounded-read.js';
+import { discoverJvms, inspectPid, PROBE_TIMEOUT_MS, SCAN_BUDGET_MS, stalledPids, type DiscoveryOptions } from '../jvm/discovery.js';
 import type { AgentFiles } from '../jvm/deliver.js';
 import type { JvmProcess } from '../jvm/types.js';
 import { shouldAdopt, type AdoptPolicy } from './adopt-policy.js';
@@ -29,6 +30,34 @@ export interface FleetOptions {
   refreshIntervalMs?: number;
   attachTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Unhealthy once the last completed scan is older than this (default: see healthBoundMs). */
+  healthMaxAgeMs?: number;
+  /** The scan itself; tests stand in one that stalls. */
+  discover?: (opts: DiscoveryOptions) => Promise<JvmProcess[]>;
+}
+
+/**
+ * A scan may take up to its budget plus one process's bound; three intervals missed on top of that
+ * means the loop is stuck, not busy.
+ */
+export function healthBoundMs(refreshIntervalMs: number): number {
+  return 3 * refreshIntervalMs + SCAN_BUDGET_MS + PROBE_TIMEOUT_MS;
+}
+
+/** What /healthz reports: whether discovery still completes scans. */
+export interface FleetHealth {
+  healthy: boolean;
+  /** When the last scan completed (ms since the epoch); null before the first. */
+  lastScanAt: number | null;
+  /** How long since the last completed scan (or since the fleet was created, before the first). */
+  lastScanAgeMs: number;
+  maxAgeMs: number;
+  /** The last scan's failure, if the last attempt failed. */
+  lastScanError: string | null;
+  /** Pids whose inspection is stuck past its bound (each holds a file-system thread until it returns). */
+  stalledPids: number[];
+  /** File reads given up on by their time bound that have not returned yet. */
+  stuckReads: number;
 }
 
 /** A JVM by identity (pid + start time) with its connected agent. */
@@ -47,9 +76,15 @@ export class Fleet {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private closed = false;
+  private readonly createdAt = Date.now();
+  private lastScanAt: number | null = null;
+  private lastScanError: string | null = null;
+  private readonly discovery: DiscoveryOptions;
 
   constructor(private readonly opts: FleetOptions) {
     this.log = opts.log.child({ part: 'fleet' });
+    // A hostile file is logged each time a process is inspected, which discovery does once per JVM.
+    this.discovery = { onLimit: (n: LimitNotice) => this.log.warn({ path: n.path, reason: n.reason }, n.message) };
     opts.hub.on('connected', (pid, s) => this.onConnected(pid, s));
     opts.hub.on('disconnected', () => this.opts.metrics.agentsConnected.set(this.connectedCount()));
   }
@@ -64,10 +99,34 @@ export class Fleet {
 
   /** Re-scans /proc; concurrent callers share one scan. */
   refresh(): Promise<void> {
-    this.refreshing ??= this.scan().finally(() => {
-      this.refreshing = null;
-    });
+    this.refreshing ??= this.scan().then(
+      () => {
+        this.lastScanAt = Date.now();
+        this.lastScanError = null;
+        this.refreshing = null;
+      },
+      (e: unknown) => {
+        this.lastScanError = (e as Error).message;
+        this.refreshing = null;
+        throw e;
+      },
+    );
     return this.refreshing;
+  }
+
+  /** Healthy while scans complete: the liveness probe's answer. */
+  health(now = Date.now()): FleetHealth {
+    const maxAgeMs = this.opts.healthMaxAgeMs ?? healthBoundMs(this.opts.refreshIntervalMs ?? 5_000);
+    const lastScanAgeMs = now - (this.lastScanAt ?? this.createdAt);
+    return {
+      healthy: lastScanAgeMs <= maxAgeMs,
+      lastScanAt: this.lastScanAt,
+      lastScanAgeMs,
+      maxAgeMs,
+      lastScanError: this.lastScanError,
+      stalledPids: stalledPids(),
+      stuckReads: stuckReads(),
+    };
   }
 
   list(): JvmView[] {
@@ -97,7 +156,7 @@ export class Fleet {
   async ensureAgent(pid: number): Promise<{ client: AgentClient; jvm: JvmProcess }> {
     if (!this.opts.hub.session(pid)) await this.attach(pid);
     const client = this.client(pid);
-    const jvm = this.jvms.get(pid) ?? (await inspectPid(pid));
+    const jvm = this.jvms.get(pid) ?? (await inspectPid(pid, this.discovery));
     return { client, jvm };
   }
 
@@ -152,7 +211,7 @@ export class Fleet {
   private async doAttach(pid: number): Promise<AttachOutcome> {
     let jvm: JvmProcess;
     try {
-      jvm = await inspectPid(pid);
+      jvm = await inspectPid(pid, this.discovery);
     } catch (e) {
       const err = toQuiesceError(e);
       this.opts.metrics.attachTotal.inc({ result: err.code });
@@ -180,7 +239,7 @@ export class Fleet {
   }
 
   private async scan(): Promise<void> {
-    const found = await discoverJvms();
+    const found = await (this.opts.discover ?? discoverJvms)(this.discovery);
     const seen = new Set<number>();
     for (const j of found) {
       seen.add(j.pid);

@@ -43,7 +43,21 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     void reply.status(e.httpStatus).send(e.toJSON());
   });
 
-  app.get('/healthz', async () => ({ ok: true, version: VERSION }));
+  // The liveness probe: 503 once discovery has stopped completing scans (a stuck daemon), so the kubelet restarts it.
+  app.get('/healthz', async (_req, reply) => {
+    const h = fleet.health();
+    if (h.healthy) return { ok: true, version: VERSION, lastScanAt: h.lastScanAt, lastScanAgeMs: h.lastScanAgeMs, stalledPids: h.stalledPids, stuckReads: h.stuckReads };
+    const why = h.lastScanError === null ? '' : ` (last attempt: ${h.lastScanError})`;
+    const e = new QuiesceError('internal', `stuck: no discovery scan completed for ${h.lastScanAgeMs} ms, more than ${h.maxAgeMs} ms${why}`, {
+      lastScanAt: h.lastScanAt,
+      lastScanAgeMs: h.lastScanAgeMs,
+      maxAgeMs: h.maxAgeMs,
+      stalledPids: h.stalledPids,
+      stuckReads: h.stuckReads,
+    });
+    deps.log.error({ code: e.code, err: e.message }, 'unhealthy');
+    return reply.status(503).send(e.toJSON());
+  });
 
   app.get('/status', async (req) => {
     if (queryFlag(req.query, 'refresh')) await fleet.refresh();

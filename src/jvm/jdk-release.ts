@@ -1,9 +1,10 @@
 /**
  * JDK version and vendor from the `release` file of the java home, read through
- * /proc/<pid>/root so it works for JVMs in other mount namespaces.
+ * /proc/<pid>/root so it works for JVMs in other mount namespaces. The file is the container's:
+ * it is read bounded (bounded-read.ts), and one that is not a small regular file makes the JDK unknown.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { LIMITS, isBoundedReadError, readBoundedText, type LimitListener } from './bounded-read.js';
 import { procPath } from './procfs.js';
 
 export interface JdkRelease {
@@ -58,20 +59,35 @@ export function homeCandidates(file: string): string[] {
   return out;
 }
 
-async function readRelease(pid: number, home: string): Promise<Map<string, string> | null> {
+const UNKNOWN: JdkRelease = { home: null, version: null, feature: null, vendor: null };
+
+/**
+ * The parsed release file; null when there is none (or it cannot be read, e.g. EACCES);
+ * 'refused' when it is there but not a small regular file: a FIFO, a device, a symlink, one
+ * larger than the cap or one that does not answer in time. Such a file is the container's doing,
+ * so nothing else about that JDK is guessed either.
+ */
+async function readRelease(pid: number, home: string, onLimit?: LimitListener): Promise<Map<string, string> | null | 'refused'> {
+  const file = procPath(pid, 'root') + path.posix.join(home, 'release');
   try {
-    return parseReleaseFile(await readFile(procPath(pid, 'root') + path.posix.join(home, 'release'), 'utf8'));
-  } catch {
-    return null;
+    const r = await readBoundedText(file, LIMITS.release);
+    if (!r.truncated) return parseReleaseFile(r.text);
+    onLimit?.({ path: file, reason: 'truncated', message: `${file}: longer than ${LIMITS.release.maxBytes} bytes: refused, JDK unknown` });
+    return 'refused';
+  } catch (e) {
+    if (!isBoundedReadError(e)) return null;
+    onLimit?.({ path: file, reason: e.reason, message: `${e.message}; JDK unknown` });
+    return 'refused';
   }
 }
 
 /** Looks for a release file above each of the given in-target files (exe first, then libjvm). */
-export async function findJdkRelease(pid: number, files: ReadonlyArray<string | null>): Promise<JdkRelease> {
+export async function findJdkRelease(pid: number, files: ReadonlyArray<string | null>, onLimit?: LimitListener): Promise<JdkRelease> {
   for (const file of files) {
     if (file === null || !file.startsWith('/')) continue;
     for (const home of homeCandidates(file)) {
-      const rel = await readRelease(pid, home);
+      const rel = await readRelease(pid, home, onLimit);
+      if (rel === 'refused') return UNKNOWN;
       const version = rel?.get('JAVA_VERSION');
       if (rel !== null && version !== undefined) {
         return { home, version, feature: featureOf(version), vendor: rel.get('IMPLEMENTOR') ?? null };
@@ -82,5 +98,5 @@ export async function findJdkRelease(pid: number, files: ReadonlyArray<string | 
     const version = file === null ? null : versionFromPath(file);
     if (version !== null) return { home: null, version, feature: featureOf(version), vendor: null };
   }
-  return { home: null, version: null, feature: null, vendor: null };
+  return UNKNOWN;
 }

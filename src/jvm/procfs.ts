@@ -1,8 +1,10 @@
 /**
  * Small readers of /proc/<pid>/… Each returns null when the process is gone (ENOENT/ESRCH),
- * so a scan can skip processes that exit under it; other errors are thrown.
+ * so a scan can skip processes that exit under it; other errors are thrown. Every file is read
+ * through bounded-read.ts with its kind's cap and time bound.
  */
-import { readFile, readlink, readdir } from 'node:fs/promises';
+import { readlink, readdir } from 'node:fs/promises';
+import { LIMITS, readBoundedText, withTimeout, type LimitListener } from './bounded-read.js';
 
 export const PROC = '/proc';
 
@@ -24,17 +26,30 @@ async function orNull<T>(p: Promise<T>): Promise<T | null> {
   }
 }
 
-export function readProcText(pid: number, file: string): Promise<string | null> {
-  return orNull(readFile(procPath(pid, file), 'utf8'));
+/** The /proc/<pid> files read as text, each with its own cap (maps is scanned, see discovery.ts). */
+export type ProcTextFile = 'stat' | 'status' | 'cgroup' | 'cmdline' | 'environ' | 'mountinfo';
+
+/** A /proc/<pid> file's text, at most its kind's cap (a longer one is cut there and reported to `onLimit`). */
+export async function readProcText(pid: number, file: ProcTextFile, onLimit?: LimitListener): Promise<string | null> {
+  const path = procPath(pid, file);
+  const r = await orNull(readBoundedText(path, LIMITS[file]));
+  if (r?.truncated) onLimit?.({ path, reason: 'truncated', message: `${path}: longer than ${LIMITS[file].maxBytes} bytes, read only that much` });
+  return r === null ? null : r.text;
 }
 
+/** readlink is one syscall on procfs: a time bound is enough (no size to cap). */
+const LINK_TIMEOUT_MS = 1_000;
+
 export function readProcLink(pid: number, link: string): Promise<string | null> {
-  return orNull(readlink(procPath(pid, link)));
+  const path = procPath(pid, link);
+  return orNull(withTimeout(readlink(path), LINK_TIMEOUT_MS, path));
 }
+
+const LIST_TIMEOUT_MS = 5_000;
 
 /** All numeric entries of /proc. */
 export async function listPids(): Promise<number[]> {
-  const names = await readdir(PROC);
+  const names = await withTimeout(readdir(PROC), LIST_TIMEOUT_MS, PROC);
   return names.filter((n) => /^\d+$/.test(n)).map(Number);
 }
 

@@ -4,7 +4,8 @@
  * protocol (Dubbo, HTTP, gRPC), and across network namespaces (/proc/<pid>/net is the
  * JVM's own namespace).
  */
-import { readdir, readlink, readFile } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
+import { LIMITS, readBoundedText, withTimeout } from './bounded-read.js';
 import { procPath } from './procfs.js';
 
 export interface TcpSocket {
@@ -91,22 +92,50 @@ function compressIpv6(groups: string[]): string {
   return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
 }
 
+/**
+ * A net/tcp or tcp6 file (under /proc/<pid>/net, or any procfs net directory), at most
+ * LIMITS.netTcp: a namespace with more sockets than that is seen in part, the rows past the cap
+ * are not counted; '' when it cannot be read.
+ */
+export async function readNetTcpFile(path: string): Promise<string> {
+  try {
+    const r = await readBoundedText(path, LIMITS.netTcp);
+    // A row cut by the cap would parse into a wrong inode: only whole rows count.
+    return r.truncated ? r.text.slice(0, r.text.lastIndexOf('\n') + 1) : r.text;
+  } catch {
+    return '';
+  }
+}
+
+export function readNetTcp(pid: number, file: 'tcp' | 'tcp6'): Promise<string> {
+  return readNetTcpFile(procPath(pid, 'net', file));
+}
+
+/** A JVM with more open files than this is read in part; each readlink is one thread-pool job. */
+const MAX_FDS = 65_536;
+const FD_BATCH = 256;
+const FDS_TIMEOUT_MS = 5_000;
+
 /** Inodes of the sockets the process holds open. */
 export async function socketInodes(pid: number): Promise<Set<number>> {
   const out = new Set<number>();
   let fds: string[];
   try {
-    fds = await readdir(procPath(pid, 'fd'));
+    fds = (await withTimeout(readdir(procPath(pid, 'fd')), FDS_TIMEOUT_MS, procPath(pid, 'fd'))).slice(0, MAX_FDS);
   } catch {
     return out;
   }
-  await Promise.all(
-    fds.map(async (fd) => {
-      const target = await readlink(procPath(pid, 'fd', fd)).catch(() => '');
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m) out.add(Number(m[1]));
-    }),
-  );
+  const until = Date.now() + FDS_TIMEOUT_MS;
+  // In batches: one Promise per fd at once would queue tens of thousands of jobs ahead of every other file operation.
+  for (let i = 0; i < fds.length && Date.now() < until; i += FD_BATCH) {
+    await Promise.all(
+      fds.slice(i, i + FD_BATCH).map(async (fd) => {
+        const target = await readlink(procPath(pid, 'fd', fd)).catch(() => '');
+        const m = /^socket:\[(\d+)\]$/.exec(target);
+        if (m) out.add(Number(m[1]));
+      }),
+    );
+  }
   return out;
 }
 
@@ -117,8 +146,8 @@ export async function socketInodes(pid: number): Promise<Set<number>> {
 export async function inboundConnections(pid: number): Promise<InboundConnection[]> {
   const [inodes, v4, v6] = await Promise.all([
     socketInodes(pid),
-    readFile(procPath(pid, 'net', 'tcp'), 'utf8').catch(() => ''),
-    readFile(procPath(pid, 'net', 'tcp6'), 'utf8').catch(() => ''),
+    readNetTcp(pid, 'tcp'),
+    readNetTcp(pid, 'tcp6'),
   ]);
   const own = [...parseProcNetTcp(v4), ...parseProcNetTcp(v6)].filter((s) => inodes.has(s.inode));
   const listening = new Set(own.filter((s) => s.state === TCP_LISTEN).map((s) => s.localPort));
