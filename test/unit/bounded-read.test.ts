@@ -9,9 +9,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BoundedReadError, LIMITS, readBoundedText, readChunks, scanLines, stuckReads, withTimeout } from '../src/jvm/bounded-read.js';
-import { parseProcNetTcp, readNetTcp } from '../src/jvm/tcp.js';
-import { readProcText } from '../src/jvm/procfs.js';
+import { BoundedReadError, LIMITS, readBoundedText, readChunks, scanLines, stuckReads, withTimeout } from '../../src/jvm/bounded-read.js';
+import { parseProcNetTcp, readNetTcp } from '../../src/jvm/tcp.js';
+import { readProcText } from '../../src/jvm/procfs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'quiesce-bounds-'));
 const servers: Server[] = [];

@@ -13,13 +13,13 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LimitNotice } from '../src/jvm/bounded-read.js';
-import { discoverJvms, inspectPid, stalledPids } from '../src/jvm/discovery.js';
-import type { JvmProcess } from '../src/jvm/types.js';
-import { startContainerJvm, type ContainerJvm } from './support/container.js';
-import { startDaemon, type DaemonProcess } from './support/daemon.js';
-import { buildFixtures } from './support/fixtures.js';
-import { jdk17 } from './support/java-homes.js';
+import type { LimitNotice } from '../../src/jvm/bounded-read.js';
+import { discoverJvms, inspectPid, stalledPids } from '../../src/jvm/discovery.js';
+import type { JvmProcess } from '../../src/jvm/types.js';
+import { startContainerJvm, type ContainerJvm } from '../../testkit/container.js';
+import { startDaemon, type DaemonProcess } from '../../testkit/daemon.js';
+import { buildFixtures } from '../../testkit/fixtures.js';
+import { jdk17 } from '../../testkit/java-homes.js';
 
 type Hostile = 'fifo' | 'zero' | 'huge' | 'symlink';
 

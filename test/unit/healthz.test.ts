@@ -6,12 +6,12 @@
  */
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Fleet, healthBoundMs } from '../src/agent/fleet.js';
-import type { AgentHub } from '../src/agent/hub.js';
-import { buildHttpServer, type HttpDeps } from '../src/http/server.js';
-import type { JvmProcess } from '../src/jvm/types.js';
-import { Metrics } from '../src/metrics/registry.js';
-import type { AgentStore } from '../src/store/agents.js';
+import { Fleet, healthBoundMs } from '../../src/agent/fleet.js';
+import type { AgentHub } from '../../src/agent/hub.js';
+import { buildHttpServer, type HttpDeps } from '../../src/http/server.js';
+import type { JvmProcess } from '../../src/jvm/types.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import type { AgentStore } from '../../src/store/agents.js';
 
 const log = pino({ level: 'silent' });
 

@@ -7,7 +7,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_ANSWER_BYTES, sendGoAways, type GoAwayTarget } from '../src/goaway/send.js';
+import { MAX_ANSWER_BYTES, sendGoAways, type GoAwayTarget } from '../../src/goaway/send.js';
 
 const servers: Array<Server | TcpServer> = [];
 const sockets = new Set<Socket>();
