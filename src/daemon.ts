@@ -160,7 +160,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     holder.start();
     consumers.start();
     drainer.resume();
-    http = buildHttpServer({ log, metrics, fleet, isolator, consumers, drainer, goaway, auth: createAuthorizer(fleet, opts.adminToken ?? null), startedAt });
+    http = buildHttpServer({
+      log,
+      metrics,
+      fleet,
+      isolator,
+      consumers,
+      drainer,
+      goaway,
+      auth: createAuthorizer(fleet, opts.adminToken ?? null),
+      startedAt,
+    });
     await http.listen({ host: opts.host, port: opts.httpPort });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : opts.httpPort;

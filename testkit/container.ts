@@ -63,12 +63,21 @@ const live = new Set<ChildProcess>();
 
 /** SIGKILLs every container still running (synchronous: usable in process.on('exit') and signal handlers). */
 export function killAllSync(): void {
-  for (const c of live) if (c.pid !== undefined) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const c of live)
+    if (c.pid !== undefined)
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 }
 process.on('exit', killAllSync);
 
 function nspidOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:')) ?? '';
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('NSpid:')) ?? '';
   const ids = line.slice('NSpid:'.length).trim().split(/\s+/).map(Number);
   return ids[ids.length - 1] ?? pid;
 }
@@ -78,7 +87,8 @@ export function inContainer(hostPaths: string): string {
   return hostPaths
     .split(':')
     .map((p) => {
-      if (p !== ROOT && !p.startsWith(`${ROOT}/`)) throw new Error(`hostClasspath entry ${p} is not under ${ROOT}; containers only see the checkout (at /mnt)`);
+      if (p !== ROOT && !p.startsWith(`${ROOT}/`))
+        throw new Error(`hostClasspath entry ${p} is not under ${ROOT}; containers only see the checkout (at /mnt)`);
       return `/mnt${p.slice(ROOT.length)}`;
     })
     .join(':');
@@ -107,44 +117,75 @@ exit $?
 
 export async function startContainerJvm(o: ContainerJvmOptions): Promise<ContainerJvm> {
   const java = `${o.javaHome}/bin/java`;
-  if ((o.classpath === undefined) === (o.hostClasspath === undefined)) throw new Error('startContainerJvm: give exactly one of classpath and hostClasspath');
+  if ((o.classpath === undefined) === (o.hostClasspath === undefined))
+    throw new Error('startContainerJvm: give exactly one of classpath and hostClasspath');
   const cp = o.hostClasspath === undefined ? '/tmp/app' : inContainer(o.hostClasspath);
   const argv = [java, ...(o.jvmFlags ?? SMALL_JVM_FLAGS), '-cp', cp, o.mainClass, ...(o.args ?? [])];
   const netns = o.network === 'host' || o.netns !== undefined ? [] : ['--net'];
   const prefix = o.netns !== undefined ? ['netns', 'exec', o.netns, 'unshare'] : [];
-  const child = spawn(o.netns !== undefined ? 'ip' : 'unshare', [...prefix, '--pid', '--fork', '--kill-child', '--mount', ...netns, '--mount-proc', '--propagation', 'private', 'sh', '-c', SCRIPT, 'sh', ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: '/tmp',
-      QUIESCE_CLASSES: o.classpath ?? '',
-      QUIESCE_ROOT: ROOT,
-      QUIESCE_RO_TMP: o.readOnlyTmp === true ? '1' : '0',
-      QUIESCE_AS_INIT: o.javaAsInit === true ? '1' : '0',
-      QUIESCE_CWD: o.cwd === undefined ? '/tmp' : o.cwd === ROOT || o.cwd.startsWith(`${ROOT}/`) ? inContainer(o.cwd) : o.cwd,
-      QUIESCE_TMP_OPTIONS: o.tmpOptions === undefined ? '' : `,${o.tmpOptions}`,
-      QUIESCE_UID: String(o.uid ?? 1000),
-      QUIESCE_GID: String(o.gid ?? 1000),
-      ...(o.env ?? {}),
+  const child = spawn(
+    o.netns !== undefined ? 'ip' : 'unshare',
+    [
+      ...prefix,
+      '--pid',
+      '--fork',
+      '--kill-child',
+      '--mount',
+      ...netns,
+      '--mount-proc',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      SCRIPT,
+      'sh',
+      ...argv,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+        HOME: '/tmp',
+        QUIESCE_CLASSES: o.classpath ?? '',
+        QUIESCE_ROOT: ROOT,
+        QUIESCE_RO_TMP: o.readOnlyTmp === true ? '1' : '0',
+        QUIESCE_AS_INIT: o.javaAsInit === true ? '1' : '0',
+        QUIESCE_CWD: o.cwd === undefined ? '/tmp' : o.cwd === ROOT || o.cwd.startsWith(`${ROOT}/`) ? inContainer(o.cwd) : o.cwd,
+        QUIESCE_TMP_OPTIONS: o.tmpOptions === undefined ? '' : `,${o.tmpOptions}`,
+        QUIESCE_UID: String(o.uid ?? 1000),
+        QUIESCE_GID: String(o.gid ?? 1000),
+        ...(o.env ?? {}),
+      },
     },
-  });
+  );
   live.add(child);
   let out = '';
   let err = '';
   let exited: string | null = null;
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const closed = new Promise<void>((resolve) => child.on('close', (code, sig) => {
-    exited = `exited with ${code ?? sig}`;
-    live.delete(child);
-    resolve();
-  }));
+  const closed = new Promise<void>((resolve) =>
+    child.on('close', (code, sig) => {
+      exited = `exited with ${code ?? sig}`;
+      live.delete(child);
+      resolve();
+    }),
+  );
 
   const kill = async (): Promise<void> => {
     if (exited === null) {
       // Killing the namespace's init kills every process in it.
-      for (const p of childrenOf(child.pid ?? -1)) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-      try { child.kill('SIGKILL'); } catch { /* gone */ }
+      for (const p of childrenOf(child.pid ?? -1))
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     await closed;
   };
@@ -153,7 +194,8 @@ export async function startContainerJvm(o: ContainerJvmOptions): Promise<Contain
     const deadline = Date.now() + timeoutMs;
     while (!out.includes(text)) {
       if (exited !== null) throw new Error(`container JVM ${exited} before printing "${text}"\nstdout: ${out}\nstderr: ${err}`);
-      if (Date.now() > deadline) throw new Error(`container JVM did not print "${text}" within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`);
+      if (Date.now() > deadline)
+        throw new Error(`container JVM did not print "${text}" within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`);
       await sleep(20);
     }
   };
@@ -178,7 +220,12 @@ export interface PlainProcess {
 export async function startPlainProcess(cmd = 'sleep', args: readonly string[] = ['600']): Promise<PlainProcess> {
   const child = spawn(cmd, args, { stdio: 'ignore' });
   live.add(child);
-  const closed = new Promise<void>((r) => child.on('close', () => { live.delete(child); r(); }));
+  const closed = new Promise<void>((r) =>
+    child.on('close', () => {
+      live.delete(child);
+      r();
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);

@@ -65,11 +65,11 @@ export async function startDaemon(opts: StartDaemonOptions = {}): Promise<Daemon
       ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
       : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const ports = await new Promise<{ http: number; grpc: number }>((resolvePorts, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`daemon did not start in 20 s; stderr:\n${stderr}`)), 20_000);
-    proc.stdout!.on('data', (d: Buffer) => {
+    proc.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /quiesce listening http=(\d+) grpc=(\d+)/.exec(out);
       if (m) {

@@ -49,7 +49,12 @@ async function qos(port: number, command: string): Promise<string> {
       } else if (sent && /\r?\n/.test(text)) {
         clearTimeout(timer);
         socket.destroy();
-        resolve(text.split(/\r?\n/).map((l) => l.trim()).find((l) => l.length > 0) ?? '');
+        resolve(
+          text
+            .split(/\r?\n/)
+            .map((l) => l.trim())
+            .find((l) => l.length > 0) ?? '',
+        );
       }
     });
   });
@@ -109,8 +114,10 @@ export function dubboSuite(o: DubboSuiteOptions): void {
   let instanceA: string;
   let instanceDataA: unknown;
 
-  const providerNode = async (port: number): Promise<string | undefined> => (await zk.children(PROVIDERS)).find((u) => u.startsWith(`dubbo://127.0.0.1:${port}/`));
-  const instanceNode = async (port: number): Promise<string | undefined> => (o.instances ? (await zk.children(INSTANCES)).find((id) => id === `127.0.0.1:${port}`) : undefined);
+  const providerNode = async (port: number): Promise<string | undefined> =>
+    (await zk.children(PROVIDERS)).find((u) => u.startsWith(`dubbo://127.0.0.1:${port}/`));
+  const instanceNode = async (port: number): Promise<string | undefined> =>
+    o.instances ? (await zk.children(INSTANCES)).find((id) => id === `127.0.0.1:${port}`) : undefined;
   const encoded = (url: string): string => `${PROVIDERS}/${encodeURIComponent(url)}`;
 
   beforeAll(async () => {
@@ -198,7 +205,11 @@ export function dubboSuite(o: DubboSuiteOptions): void {
       if (o.instances) await until('A instance gone', 5_000, async () => (await instanceNode(portA)) === undefined);
       const instanceGone = Date.now();
       await until('no call to A for 3 s', 20_000, async () => {
-        const lastA = Math.max(...calls(consumer).filter((c) => c.who === 'A').map((c) => c.at));
+        const lastA = Math.max(
+          ...calls(consumer)
+            .filter((c) => c.who === 'A')
+            .map((c) => c.at),
+        );
         return Date.now() - lastA > 3_000 ? true : null;
       });
       const after = calls(consumer).filter((c) => c.at > t0);
@@ -245,7 +256,11 @@ export function dubboSuite(o: DubboSuiteOptions): void {
       } finally {
         for (const p of [providerA.pid, providerB.pid]) process.kill(p, 'SIGCONT');
       }
-      await until('B re-registered after expiry', 60_000, async () => (await providerNode(portB)) && (!o.instances || (await instanceNode(portB))));
+      await until(
+        'B re-registered after expiry',
+        60_000,
+        async () => (await providerNode(portB)) && (!o.instances || (await instanceNode(portB))),
+      );
       await sleep(2_000);
       expect(await providerNode(portA)).toBeUndefined();
       expect(await instanceNode(portA)).toBeUndefined();
@@ -261,9 +276,15 @@ export function dubboSuite(o: DubboSuiteOptions): void {
       // QoS online re-registers only the stated URLs Dubbo believes unregistered: this also shows
       // that isolate kept Dubbo's bookkeeping as its QoS offline does.
       expect(await qos(qosA, 'online')).toBe('OK');
-      await until('A re-registered by QoS online', 10_000, async () => (await providerNode(portA)) && (!o.instances || (await instanceNode(portA))));
+      await until(
+        'A re-registered by QoS online',
+        10_000,
+        async () => (await providerNode(portA)) && (!o.instances || (await instanceNode(portA))),
+      );
       const changes = await isolate(agentA, ['dubbo']);
-      expect(changes.filter((c) => c.kind === 'interface')).toEqual([expect.objectContaining({ registry, deregistered: [urlA], reapplied: 1, error: '' })]);
+      expect(changes.filter((c) => c.kind === 'interface')).toEqual([
+        expect.objectContaining({ registry, deregistered: [urlA], reapplied: 1, error: '' }),
+      ]);
       if (o.instances) expect(changes.filter((c) => c.kind === 'instance')[0]).toMatchObject({ reapplied: 1, error: '' });
       expect(await providerNode(portA)).toBeUndefined();
       if (o.instances) await until('A instance gone again', 5_000, async () => (await instanceNode(portA)) === undefined);
@@ -299,7 +320,10 @@ export function dubboSuite(o: DubboSuiteOptions): void {
       let daemon = await startDaemon({ stateDir });
       try {
         const urlB = (await providerNode(portB))!;
-        const r = await daemon.post<{ changes: Array<{ kind: string; deregistered: string[] }> }>('/isolate', { pid: providerB.pid, traffic: ['dubbo'] });
+        const r = await daemon.post<{ changes: Array<{ kind: string; deregistered: string[] }> }>('/isolate', {
+          pid: providerB.pid,
+          traffic: ['dubbo'],
+        });
         expect(r.status, JSON.stringify(r.body)).toBe(200);
         expect(r.body.changes.find((c) => c.kind === 'interface')?.deregistered).toEqual([urlB]);
         expect(await providerNode(portB)).toBeUndefined();

@@ -23,7 +23,12 @@ export interface Fixtures {
 }
 
 function sourceFiles(): string[] {
-  return SOURCES.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.java')).sort().map((f) => path.join(d, f)));
+  return SOURCES.flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith('.java'))
+      .sort()
+      .map((f) => path.join(d, f)),
+  );
 }
 
 function agentJar(work: string, classes: string, name: string, agentClass: string): void {

@@ -26,7 +26,9 @@ function ip(...args: string[]): void {
     execFileSync('ip', args, { stdio: 'pipe' });
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
-    throw new Error(`ip ${args.join(' ')} failed: ${err.stderr?.toString().trim() || err.message} (the network tests need root and iproute2)`);
+    throw new Error(
+      `ip ${args.join(' ')} failed: ${err.stderr?.toString().trim() || err.message} (the network tests need root and iproute2)`,
+    );
   }
 }
 

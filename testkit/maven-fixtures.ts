@@ -59,13 +59,25 @@ export function buildMavenFixture(name: string): MavenFixture {
       execFileSync('cp', ['-r', `${src}/.`, path.join(work, 'src-copy')], { stdio: 'pipe' });
       execFileSync(
         'mvn',
-        ['-B', '-q', '-f', path.join(work, 'src-copy', 'pom.xml'), 'package', 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${path.join(work, 'lib')}`, '-DskipTests'],
+        [
+          '-B',
+          '-q',
+          '-f',
+          path.join(work, 'src-copy', 'pom.xml'),
+          'package',
+          'dependency:copy-dependencies',
+          '-DincludeScope=runtime',
+          `-DoutputDirectory=${path.join(work, 'lib')}`,
+          '-DskipTests',
+        ],
         { stdio: 'pipe', maxBuffer: 64 << 20 },
       );
     } catch (e) {
       const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
       rmSync(work, { recursive: true, force: true });
-      throw new Error(`building Maven fixture ${name} failed: ${err.message}\n${err.stdout?.toString() ?? ''}\n${err.stderr?.toString() ?? ''}`);
+      throw new Error(
+        `building Maven fixture ${name} failed: ${err.message}\n${err.stdout?.toString() ?? ''}\n${err.stderr?.toString() ?? ''}`,
+      );
     }
     const classes = path.join(work, 'src-copy', 'target', 'classes');
     // A fixture may be dependencies only (the ZooKeeper server): no classes of its own.

@@ -30,7 +30,7 @@ import { agentLog, calls, connectionsTo, sigterm } from './offline-scenario.js';
 import { sleep, until } from './poll.js';
 import { dubboJvmFlags } from './dubbo-flags.js';
 import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
-import type { DrainJson, OnlineJson, StepJson } from './api-types.js';
+import type { DrainJson, OnlineJson } from './api-types.js';
 
 export interface OfflineDubboOptions {
   /** A Maven fixture with demo.Provider and demo.Consumer (zk direct-port interval, -Ddemo.host, -Ddemo.timeout). */
@@ -138,7 +138,10 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
       const r = await daemonA.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${provider1.pid}/consumers`);
       return r.body.consumers?.some((c) => c.address === hostB());
     });
-    if (o.directories) await until("B's agent to have found the consumer's directories", 15_000, () => /goaway: dubbo found [1-9]\d* directories/.test(agentLog(consumer)));
+    if (o.directories)
+      await until("B's agent to have found the consumer's directories", 15_000, () =>
+        /goaway: dubbo found [1-9]\d* directories/.test(agentLog(consumer)),
+      );
   }
 
   /**
@@ -146,9 +149,16 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
    * when both had answered (the consumer's calls before, while it waited for the registry, are not
    * counted: setCheck(false) makes them fail with "No provider available").
    */
-  async function round(name: string, directToProvider1 = false): Promise<{ provider1: ContainerJvm; port1: number; consumer: ContainerJvm; since: number }> {
+  async function round(
+    name: string,
+    directToProvider1 = false,
+  ): Promise<{ provider1: ContainerJvm; port1: number; consumer: ContainerJvm; since: number }> {
     const port1 = nextPort;
-    const [p1, consumer] = await Promise.all([startProvider(name, 0), startConsumer(directToProvider1 ? { host: hostA(), port: port1 } : undefined), provider2]);
+    const [p1, consumer] = await Promise.all([
+      startProvider(name, 0),
+      startConsumer(directToProvider1 ? { host: hostA(), port: port1 } : undefined),
+      provider2,
+    ]);
     const since = await until(`the consumer calling ${name} and P2`, 60_000, () => {
       const all = calls(consumer);
       const first = (who: string): number | undefined => all.find((c) => c.who === who)?.at;
@@ -159,7 +169,8 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
     return { provider1: p1.jvm, port1: p1.port, consumer, since };
   }
 
-  const providerNode = async (port: number): Promise<string | undefined> => (await zk.children(PROVIDERS)).find((u) => decodeURIComponent(u).startsWith(`dubbo://${hostA()}:${port}/`));
+  const providerNode = async (port: number): Promise<string | undefined> =>
+    (await zk.children(PROVIDERS)).find((u) => decodeURIComponent(u).startsWith(`dubbo://${hostA()}:${port}/`));
 
   const summary: string[] = [];
 
@@ -219,7 +230,10 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
             .join(' ')}; read_only: ${readOnly?.outcome}; wait: ${r.body.steps.find((s) => s.name === 'wait')?.outcome}); ` +
           `GoAway round trip ${goaway?.durationMs} ms, evicted ${JSON.stringify(dubboEvictions)}; P1 exited ${exitMs} ms after SIGTERM; ${after.length} calls after /offline`,
         `timeline after /offline (ms): drain started +${r.body.startedAt - t0}, phase 1 started +${(readOnly?.startedAt ?? 0) - t0}, ` +
-          `read-only mark on the consumer (Dubbo's log) ${readOnlyMarks(consumer, t0)}, calls to P1 at ${all.filter((c) => c.who === 'P1' && c.at >= t0).map((c) => `+${c.at - t0}`).join(' ')}`,
+          `read-only mark on the consumer (Dubbo's log) ${readOnlyMarks(consumer, t0)}, calls to P1 at ${all
+            .filter((c) => c.who === 'P1' && c.at >= t0)
+            .map((c) => `+${c.at - t0}`)
+            .join(' ')}`,
         `provider's agent during /offline: ${logA
           .split('\n')
           .filter((l) => {
@@ -249,7 +263,9 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
       expect(goaway).toMatchObject({ consumer: hostB(), peer: `${hostB()}:7370`, provider: `${hostA()}:${port1}`, result: 'notified' });
       // The GoAway finds P1 in the consumer (the registry's push comes later) and drops it: 3.1+ disables its
       // invokers; 2.x marks their channels read-only, or finds them so already (P1's read-only event came first).
-      expect(dubboEvictions).toContainEqual(expect.objectContaining({ pid: consumer.pid, framework: 'dubbo', service: SERVICE, error: null }));
+      expect(dubboEvictions).toContainEqual(
+        expect.objectContaining({ pid: consumer.pid, framework: 'dubbo', service: SERVICE, error: null }),
+      );
       expect(dubboEvictions.find((e) => e.service === SERVICE)?.removed).toBeGreaterThanOrEqual(1);
       expect((await daemonB.get<string>('/metrics')).body).toMatch(/quiesce_goaway_received_total\{result="ok"\} 1\b/);
       expect(log).toMatch(new RegExp(`goaway: dubbo dropped ${hostA().replace(/\./g, '\\.')}:${port1} from `));
@@ -285,7 +301,11 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
         const t1 = Date.now();
         expect(on.status, JSON.stringify(on.body)).toBe(200);
         const back = await until('the provider node back in ZooKeeper', 10_000, () => providerNode(port1)).then(() => Date.now());
-        const again = await until('the consumer to call O1 again', 15_000, () => calls(consumer).find((c) => c.who === 'O1' && c.at >= t0)?.at);
+        const again = await until(
+          'the consumer to call O1 again',
+          15_000,
+          () => calls(consumer).find((c) => c.who === 'O1' && c.at >= t0)?.at,
+        );
         const failed = calls(consumer).filter((c) => c.at >= since && c.who === null);
         const connsAfter = conns();
         summary.push(
@@ -305,7 +325,11 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
           expect(connsAtOnline.length).toBeGreaterThan(0);
           expect(connsAfter).toEqual(expect.arrayContaining(connsAtOnline));
         } else {
-          expect(on.body.writeable).toMatchObject({ channels: 0, framework: o.framework, skipped: expect.stringMatching(/has no writeable event/) });
+          expect(on.body.writeable).toMatchObject({
+            channels: 0,
+            framework: o.framework,
+            skipped: expect.stringMatching(/has no writeable event/),
+          });
           expect(on.body.writeable?.error).toBeUndefined();
         }
         expect(again - t0).toBeLessThan(5_000);
@@ -336,12 +360,22 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
         const on = await daemonA.get<OnlineJson>(`/online?pid=${provider1.pid}`);
         expect(on.status, JSON.stringify(on.body)).toBe(200);
         expect(on.body.consumers).toMatchObject({ released: 1, failed: 0, unreachable: 0 });
-        expect(on.body.consumers!.results[0]!.evicted.evicted).toContainEqual(expect.objectContaining({ framework: 'dubbo', released: expect.any(Number) }));
-        const released = on.body.consumers!.results[0]!.evicted.evicted!.filter((e) => e.framework === 'dubbo').reduce((n, e) => n + e.released, 0);
+        expect(on.body.consumers!.results[0]!.evicted.evicted).toContainEqual(
+          expect.objectContaining({ framework: 'dubbo', released: expect.any(Number) }),
+        );
+        const released = on.body
+          .consumers!.results[0]!.evicted.evicted!.filter((e) => e.framework === 'dubbo')
+          .reduce((n, e) => n + e.released, 0);
         expect(released).toBeGreaterThanOrEqual(1);
-        const again = await until('the consumer to call O2 again', 10_000, () => calls(consumer).find((c) => c.who === 'O2' && c.at >= t0)?.at);
+        const again = await until(
+          'the consumer to call O2 again',
+          10_000,
+          () => calls(consumer).find((c) => c.who === 'O2' && c.at >= t0)?.at,
+        );
         const failed = calls(consumer).filter((c) => c.at >= since && c.who === null);
-        summary.push(`/online with the consumer's agent attached: ${released} invoker(s) given back by the release; the consumer called O2 again +${again - t0} ms after /online; ${failed.length} failed calls`);
+        summary.push(
+          `/online with the consumer's agent attached: ${released} invoker(s) given back by the release; the consumer called O2 again +${again - t0} ms after /online; ${failed.length} failed calls`,
+        );
         expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
         expect(again - t0).toBeLessThan(5_000);
         expect(agentLog(consumer)).toMatch(/goaway: dubbo gave \S+ back \([1-9]\d* invoker\(s\) recovered/);
@@ -372,7 +406,10 @@ export function offlineDubboSuite(o: OfflineDubboOptions): void {
     it('baseline, deregister only (/isolate, then SIGTERM): the registry push moves the consumer off', async () => {
       const { provider1, consumer, since } = await round('D1');
       const t0 = Date.now();
-      const iso = await daemonA.post<{ changes: Array<{ deregistered: string[] }> }>('/isolate', { pid: provider1.pid, traffic: ['dubbo'] });
+      const iso = await daemonA.post<{ changes: Array<{ deregistered: string[] }> }>('/isolate', {
+        pid: provider1.pid,
+        traffic: ['dubbo'],
+      });
       expect(iso.status, JSON.stringify(iso.body)).toBe(200);
       const t1 = Date.now();
       await sleep(3_000);

@@ -20,7 +20,12 @@ export function calls(consumer: ContainerJvm): Call[] {
   const out: Call[] = [];
   for (const line of consumer.stdout().split('\n')) {
     const m = /^(CALL|FAIL) (\d+) ?(.*)$/.exec(line);
-    if (m) out.push({ at: Number(m[2]), who: m[1] === 'CALL' ? (m[3] ?? '').split(' ')[0]! : null, error: m[1] === 'FAIL' ? (m[3] ?? '') : null });
+    if (m)
+      out.push({
+        at: Number(m[2]),
+        who: m[1] === 'CALL' ? (m[3] ?? '').split(' ')[0]! : null,
+        error: m[1] === 'FAIL' ? (m[3] ?? '') : null,
+      });
   }
   return out;
 }
@@ -54,7 +59,8 @@ export function connectionsTo(jvm: ContainerJvm, address: string, port: number):
     } catch {
       continue;
     }
-    for (const s of parseProcNetTcp(text)) if (s.state === 0x01 && s.remoteAddress === address && s.remotePort === port) out.push(s.localPort);
+    for (const s of parseProcNetTcp(text))
+      if (s.state === 0x01 && s.remoteAddress === address && s.remotePort === port) out.push(s.localPort);
   }
   return out.sort((a, b) => a - b);
 }

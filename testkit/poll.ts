@@ -9,7 +9,12 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 type Maybe<T> = T | undefined | null | false;
 
-async function poll<T>(read: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs: number, everyMs: number): Promise<{ value: T; ok: boolean }> {
+async function poll<T>(
+  read: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+  everyMs: number,
+): Promise<{ value: T; ok: boolean }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();

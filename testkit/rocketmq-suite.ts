@@ -56,7 +56,15 @@ interface RestoreBody {
   isolation: unknown;
 }
 interface Inventory {
-  frameworks: { traffic: string; framework: string; version: string; supported: boolean; unsupportedReason: string; isolated: boolean; registries: { registry: string; kind: string; registered: string[]; removed: string[] }[] }[];
+  frameworks: {
+    traffic: string;
+    framework: string;
+    version: string;
+    supported: boolean;
+    unsupportedReason: string;
+    isolated: boolean;
+    registries: { registry: string; kind: string; registered: string[]; removed: string[] }[];
+  }[];
 }
 
 export function rocketMqSuite(o: { fixture: string; version: RegExp; label: string }): void {
@@ -93,7 +101,16 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       '-Drocketmq.client.logRoot=/tmp/rocketmqlogs',
     ];
     const start = (mainClass: string, args: string[]) =>
-      startContainerJvm({ javaHome: jdk17().home, hostClasspath: fixture.classpath, mainClass: `${APP}.${mainClass}`, args, jvmFlags: flags, network: 'host', readyLine: 'READY', readyTimeoutMs: 60_000 });
+      startContainerJvm({
+        javaHome: jdk17().home,
+        hostClasspath: fixture.classpath,
+        mainClass: `${APP}.${mainClass}`,
+        args,
+        jvmFlags: flags,
+        network: 'host',
+        readyLine: 'READY',
+        readyTimeoutMs: 60_000,
+      });
     [daemon, consumerA, consumerB] = await Promise.all([
       startDaemon(),
       start('Consumer', [servers.namesrv, TOPIC, GROUP, 'consumer-a']),
@@ -140,9 +157,19 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       expect(status, JSON.stringify(body)).toBe(200);
       expect(body.alreadyIsolated).toBe(false);
       expect(body.changes).toHaveLength(1);
-      expect(body.changes[0]).toMatchObject({ traffic: 'rocketmq', framework: 'rocketmq-remoting-client', kind: 'remoting-client', deregistered: [servers.broker], error: null });
+      expect(body.changes[0]).toMatchObject({
+        traffic: 'rocketmq',
+        framework: 'rocketmq-remoting-client',
+        kind: 'remoting-client',
+        deregistered: [servers.broker],
+        error: null,
+      });
       // B gets all four queues from the broker's rebalance.
-      await until('B consuming all four queues', 30_000, () => new Set(logB.tagged('CONSUMED', answered + 1_000).map((l) => l.words[2])).size === 4);
+      await until(
+        'B consuming all four queues',
+        30_000,
+        () => new Set(logB.tagged('CONSUMED', answered + 1_000).map((l) => l.words[2])).size === 4,
+      );
       const takeover = Date.now();
       // What A had already pulled may still be consumed for a moment; then nothing.
       await sleep(2_000);
@@ -156,7 +183,9 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       expect(threads(consumerA.pid).filter((n) => n.startsWith('quiesce-rocketm'))).toHaveLength(1);
       expect(await metric(new RegExp(`^quiesce_isolated\\{pid="${consumerA.pid}",traffic="rocketmq"\\}`))).toBe(1);
       expect(await metric(/^quiesce_rocketmq_channels_closed_total /)).toBe(1);
-      measured.push(`consumer isolate answered in ${answered - t0} ms; last message consumed by A ${lastA - t0} ms after isolate; B on all 4 queues after ${takeover - t0} ms; worst Netty-thread lag in A while isolated ${lagA} ms`);
+      measured.push(
+        `consumer isolate answered in ${answered - t0} ms; last message consumed by A ${lastA - t0} ms after isolate; B on all 4 queues after ${takeover - t0} ms; worst Netty-thread lag in A while isolated ${lagA} ms`,
+      );
     });
 
     it('inventory while isolated: no broker channel, the closed one listed as removed', async () => {
@@ -184,7 +213,14 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       expect(await metric(new RegExp(`^quiesce_isolated\\{pid="${consumerA.pid}",traffic="rocketmq"\\}`))).toBe(1);
       const before = consumed(logA).length;
       // The agent reconnects to the new daemon, whose hold loop re-sends Isolate: nothing harmful.
-      await until('the agent back on the new daemon', 20_000, async () => (await daemon.get<{ jvms: { pid: number; agent?: unknown }[] }>('/status')).body.jvms.some((j) => j.pid === consumerA.pid && JSON.stringify(j).includes('"connected"')) || null).catch(() => undefined);
+      await until(
+        'the agent back on the new daemon',
+        20_000,
+        async () =>
+          (await daemon.get<{ jvms: { pid: number; agent?: unknown }[] }>('/status')).body.jvms.some(
+            (j) => j.pid === consumerA.pid && JSON.stringify(j).includes('"connected"'),
+          ) || null,
+      ).catch(() => undefined);
       await sleep(5_000);
       expect(consumed(logA).length).toBe(before);
       expect(threads(consumerA.pid).filter((n) => n.startsWith('quiesce-rocketm'))).toHaveLength(1);
@@ -205,13 +241,21 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       });
       const balanced = Date.now();
       const { body: inv } = await daemon.get<Inventory>(`/jvms/${consumerA.pid}/inventory`);
-      expect(inv.frameworks.find((x) => x.traffic === 'rocketmq')?.registries[0]).toMatchObject({ registered: [servers.broker], removed: [] });
+      expect(inv.frameworks.find((x) => x.traffic === 'rocketmq')?.registries[0]).toMatchObject({
+        registered: [servers.broker],
+        removed: [],
+      });
       const after = threads(consumerA.pid);
       expect(after.filter((n) => n.startsWith('quiesce-rocketm'))).toEqual([]);
       expect(netty(after)).toEqual(netty(threadsBefore));
-      expect(Math.abs(after.length - threadsBefore.length), `threads before ${threadsBefore.length}, after ${after.length}`).toBeLessThanOrEqual(2);
+      expect(
+        Math.abs(after.length - threadsBefore.length),
+        `threads before ${threadsBefore.length}, after ${after.length}`,
+      ).toBeLessThanOrEqual(2);
       expect(await metric(new RegExp(`^quiesce_isolated\\{pid="${consumerA.pid}"`))).toBeNull();
-      measured.push(`consumer restore → first message consumed by A after ${first - t0} ms, group rebalanced 2/2 after ${balanced - t0} ms; threads before ${threadsBefore.length}, after ${after.length}`);
+      measured.push(
+        `consumer restore → first message consumed by A after ${first - t0} ms, group rebalanced 2/2 after ${balanced - t0} ms; threads before ${threadsBefore.length}, after ${after.length}`,
+      );
     });
 
     it('isolating the producer: its sends fail with RocketMQ exceptions, it keeps running; restore resumes', async () => {
@@ -238,7 +282,9 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       expect(r.body.changes[0]).toMatchObject({ restored: [servers.broker] });
       await until('sends succeed again', 30_000, () => logP.tagged('SENT', t1).length > 0);
       const resumed = Math.min(...logP.tagged('SENT', t1).map((l) => l.at));
-      measured.push(`producer isolate (attach included) answered in ${answered - t0} ms → last SENT ${lastSent - answered} ms after the answer, ${failures.length} sends failed (${[...new Set(failures.map((l) => l.words[2]))].join(', ')}); restore → first SENT after ${resumed - t1} ms`);
+      measured.push(
+        `producer isolate (attach included) answered in ${answered - t0} ms → last SENT ${lastSent - answered} ms after the answer, ${failures.length} sends failed (${[...new Set(failures.map((l) => l.words[2]))].join(', ')}); restore → first SENT after ${resumed - t1} ms`,
+      );
     });
 
     it('stopping the agent releases a held client: it reconnects by itself', async () => {
@@ -255,15 +301,29 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       const t1 = Date.now();
       // Stop ends the agent's threads after answering (hold released, executor and event loop shut down); once,
       // under the whole suite's load, that took over 10 s: the message names what is left.
-      await until('the hold thread gone', 20_000, () => threads(consumerA.pid).every((n) => !n.startsWith('quiesce-'))).catch((e: unknown) => {
-        throw new Error(`${(e as Error).message}; agent threads still there: ${threads(consumerA.pid).filter((n) => n.startsWith('quiesce-')).join(', ')}`);
-      });
+      await until('the hold thread gone', 20_000, () => threads(consumerA.pid).every((n) => !n.startsWith('quiesce-'))).catch(
+        (e: unknown) => {
+          throw new Error(
+            `${(e as Error).message}; agent threads still there: ${threads(consumerA.pid)
+              .filter((n) => n.startsWith('quiesce-'))
+              .join(', ')}`,
+          );
+        },
+      );
       await until('A consuming again', 30_000, () => consumed(logA, t1).length > 0);
-      measured.push(`agent Stop while held → A consuming again after ${Math.min(...logA.tagged('CONSUMED', t1).map((l) => l.at)) - t1} ms (held ${t1 - t0} ms)`);
+      measured.push(
+        `agent Stop while held → A consuming again after ${Math.min(...logA.tagged('CONSUMED', t1).map((l) => l.at)) - t1} ms (held ${t1 - t0} ms)`,
+      );
     });
 
     it('/offline holds the RocketMQ client after the wait (the events step), and /online releases it', async () => {
-      interface Step { name: string; state: string; outcome: string | null; startedAt: number | null; durationSeconds: number | null }
+      interface Step {
+        name: string;
+        state: string;
+        outcome: string | null;
+        startedAt: number | null;
+        durationSeconds: number | null;
+      }
       const t0 = Date.now();
       // The test runs as root in the consumers' network namespace: a self-drain, as from a preStop hook.
       const r = await daemon.get<{ outcome: string; steps: Step[] }>(`/offline?pid=${consumerB.pid}&timeout=10&quiet=0.5`);
@@ -277,7 +337,11 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       const waitEnded = step('wait').startedAt! + step('wait').durationSeconds! * 1000;
       expect(step('events').startedAt!).toBeGreaterThanOrEqual(waitEnded - 1);
       const held = Date.now();
-      await until('A on all four queues', 30_000, () => new Set(logA.tagged('CONSUMED', Date.now() - 2_000).map((l) => l.words[2])).size === 4);
+      await until(
+        'A on all four queues',
+        30_000,
+        () => new Set(logA.tagged('CONSUMED', Date.now() - 2_000).map((l) => l.words[2])).size === 4,
+      );
       const lastB = Math.max(0, ...logB.tagged('CONSUMED', t0).map((l) => l.at));
       expect(lastB).toBeLessThan(held + 500);
       expect(threads(consumerB.pid).filter((n) => n.startsWith('quiesce-rocketm'))).toHaveLength(1);
@@ -289,7 +353,9 @@ export function rocketMqSuite(o: { fixture: string; version: RegExp; label: stri
       expect(on.body.restored).toMatchObject([{ traffic: 'rocketmq', restored: [servers.broker] }]);
       await until('B consuming again', 30_000, () => consumed(logB, t1).length > 0);
       const back = Math.min(...logB.tagged('CONSUMED', t1).map((l) => l.at));
-      measured.push(`/offline on B: events step held it ${held - t0} ms after the call (after the wait); /online → B consuming again after ${back - t1} ms`);
+      measured.push(
+        `/offline on B: events step held it ${held - t0} ms after the call (after the wait); /online → B consuming again after ${back - t1} ms`,
+      );
     });
 
     it('every message sent was consumed at least once: none lost', async () => {

@@ -32,7 +32,18 @@ export async function startRocketMqServers(classpath: string, topic: string): Pr
   const dir = mkdtempSync(path.join(tmpdir(), 'quiesce-rocketmq-'));
   const proc: ChildProcess = spawn(
     jdk17().java,
-    ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Duser.home=${dir}`, ...ROCKETMQ_JDK17_FLAGS, '-cp', classpath, 'dev.quiesce.fixtures.rocketmq.Servers', dir, topic],
+    [
+      '-Xmx256m',
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      `-Duser.home=${dir}`,
+      ...ROCKETMQ_JDK17_FLAGS,
+      '-cp',
+      classpath,
+      'dev.quiesce.fixtures.rocketmq.Servers',
+      dir,
+      topic,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -108,7 +108,8 @@ export function springCloudSuite(o: {
       nodeA = byPort.get(portA) as string;
       dataA = (await zk.data(`${SERVICE}/${nodeA}`)) as string;
       // Registered, and so called, on 127.0.0.1 only: this machine sends traffic nowhere else.
-      for (const id of byPort.values()) expect(JSON.parse((await zk.data(`${SERVICE}/${id}`)) as string)).toMatchObject({ address: '127.0.0.1' });
+      for (const id of byPort.values())
+        expect(JSON.parse((await zk.data(`${SERVICE}/${id}`)) as string)).toMatchObject({ address: '127.0.0.1' });
       await until('calls to A and B', 30_000, async () => {
         const who = new Set(calls(consumer).map((c) => c.who));
         return who.has('A') && who.has('B');
@@ -139,12 +140,23 @@ export function springCloudSuite(o: {
       const changes = await isolate(agentA, ['springcloud']);
       const answered = Date.now();
       expect(changes).toHaveLength(1);
-      expect(changes[0]).toMatchObject({ traffic: 'springcloud', framework: 'spring-cloud-commons', kind: 'registration', deregistered: [itemA], reapplied: 0, error: '' });
+      expect(changes[0]).toMatchObject({
+        traffic: 'springcloud',
+        framework: 'spring-cloud-commons',
+        kind: 'registration',
+        deregistered: [itemA],
+        reapplied: 0,
+        error: '',
+      });
       await until('A node gone', 5_000, async () => !(await zk.children(SERVICE)).includes(nodeA));
       const gone = Date.now();
       // Spring Cloud LoadBalancer's cache: 2 s in the fixture (35 s by default); Ribbon's refresh: 1 s here (30 s).
       await until('no call to A for 3 s', 20_000, async () => {
-        const lastA = Math.max(...calls(consumer).filter((c) => c.who === 'A').map((c) => c.at));
+        const lastA = Math.max(
+          ...calls(consumer)
+            .filter((c) => c.who === 'A')
+            .map((c) => c.at),
+        );
         return Date.now() - lastA > 3_000 ? true : null;
       });
       const after = calls(consumer).filter((c) => c.at > t0);
@@ -153,7 +165,9 @@ export function springCloudSuite(o: {
       expect(after.filter((c) => c.at > lastA && c.who === 'B').length).toBeGreaterThan(20);
       const direct = await fetch(`http://127.0.0.1:${portA}/hello`);
       expect(await direct.text()).toBe(`A ${portA}`);
-      console.log(`[${o.label}] isolate answered in ${answered - t0} ms, node gone after ${gone - t0} ms, consumer's last call to A ${lastA - t0} ms after isolate`);
+      console.log(
+        `[${o.label}] isolate answered in ${answered - t0} ms, node gone after ${gone - t0} ms, consumer's last call to A ${lastA - t0} ms after isolate`,
+      );
     });
 
     it('inventory while isolated: nothing registered, A removed', async () => {
@@ -234,7 +248,10 @@ export function springCloudSuite(o: {
         expect(held.body.isolation?.traffic).toEqual(['springcloud']);
         await zk.createEphemeral(`${SERVICE}/${nodeB}`);
         await until('the restarted daemon to remove B again', 15_000, async () => !(await zk.children(SERVICE)).includes(nodeB));
-        const back = await daemon.post<{ restored: boolean; changes: unknown[] }>('/restore', { pid: providerB.pid, traffic: ['springcloud'] });
+        const back = await daemon.post<{ restored: boolean; changes: unknown[] }>('/restore', {
+          pid: providerB.pid,
+          traffic: ['springcloud'],
+        });
         expect(back.status, JSON.stringify(back.body)).toBe(200);
         expect(back.body).toMatchObject({ restored: true, changes: [{ restored: [itemB], error: null }] });
         expect(await zk.data(`${SERVICE}/${nodeB}`)).toBe(dataB);

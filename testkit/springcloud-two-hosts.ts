@@ -135,7 +135,10 @@ export class SpringCloudTwoHosts {
    * attaching), and host A's daemon seeing the consumer on host B.
    */
   async attachBoth(provider1: ContainerJvm, consumer: ContainerJvm): Promise<void> {
-    const [attA, attB] = await Promise.all([this.daemonA.post(`/jvms/${provider1.pid}/attach`), this.daemonB.post(`/jvms/${consumer.pid}/attach`)]);
+    const [attA, attB] = await Promise.all([
+      this.daemonA.post(`/jvms/${provider1.pid}/attach`),
+      this.daemonB.post(`/jvms/${consumer.pid}/attach`),
+    ]);
     expect(attA.status, JSON.stringify(attA.body)).toBe(200);
     expect(attB.status, JSON.stringify(attB.body)).toBe(200);
     await until('daemon A to see the consumer on host B', 15_000, async () => {
@@ -165,7 +168,11 @@ export class SpringCloudTwoHosts {
 
     const after = calls(consumer).filter((c) => c.at >= t0);
     const failed = calls(consumer).filter((c) => c.who === null);
-    const lastP1 = Math.max(...calls(consumer).filter((c) => c.who === 'P1').map((c) => c.at));
+    const lastP1 = Math.max(
+      ...calls(consumer)
+        .filter((c) => c.who === 'P1')
+        .map((c) => c.at),
+    );
     const goaway = r.body.consumers.results[0];
     const log = agentLog(consumer);
     const lines = [
@@ -173,7 +180,11 @@ export class SpringCloudTwoHosts {
         `/offline answered in ${t1 - t0} ms (${r.body.outcome}; steps ${r.body.steps.map((s) => `${s.name}=${s.state}${s.durationSeconds !== null ? `:${s.durationSeconds}s` : ''}`).join(' ')}; ` +
         `wait: ${r.body.steps.find((s) => s.name === 'wait')?.outcome}); ` +
         `GoAway round trip ${goaway?.durationMs} ms; P1 exited ${exitMs} ms after SIGTERM; ${after.length} calls after /offline, all to P2`,
-      `consumer's agent: ${log.split('\n').filter((l) => l.includes('goaway:')).map((l) => l.replace(/^\S+ INFO \[[^\]]*\] /, '')).join(' | ')}`,
+      `consumer's agent: ${log
+        .split('\n')
+        .filter((l) => l.includes('goaway:'))
+        .map((l) => l.replace(/^\S+ INFO \[[^\]]*\] /, ''))
+        .join(' | ')}`,
     ];
     expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
     expect(lastP1 - t0).toBeLessThan(1_000);
@@ -184,9 +195,20 @@ export class SpringCloudTwoHosts {
     expect(r.body.consumers).toMatchObject({ notified: 1, failed: 0, unreachable: 0 });
     expect(goaway).toMatchObject({ consumer: this.hostB, peer: `${this.hostB}:7370`, result: 'notified' });
     expect(goaway!.provider).toMatch(new RegExp(`^${escape(this.hostA)}:\\d+$`));
-    expect(goaway!.evicted.evicted).toContainEqual({ pid: consumer.pid, framework: evictor, service: 'greeter', removed: 1, released: 0, error: null });
+    expect(goaway!.evicted.evicted).toContainEqual({
+      pid: consumer.pid,
+      framework: evictor,
+      service: 'greeter',
+      removed: 1,
+      released: 0,
+      error: null,
+    });
     expect((await this.daemonB.get<string>('/metrics')).body).toMatch(/quiesce_goaway_received_total\{result="ok"\} 1\b/);
-    const received = this.daemonB.logs().split('\n').filter((l) => l.includes('"goaway received"')).map((l) => JSON.parse(l) as { sender: string; removed: number });
+    const received = this.daemonB
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"goaway received"'))
+      .map((l) => JSON.parse(l) as { sender: string; removed: number });
     expect(received).toEqual([expect.objectContaining({ sender: this.hostA, removed: 1 })]);
     expect(log).toMatch(new RegExp(`goaway: ${evictor} dropped ${escape(this.hostA)}:\\d+ from \\{greeter=1\\}`));
     await consumer.kill();
@@ -226,9 +248,13 @@ export class SpringCloudTwoHosts {
     await sleep(1_000);
     const t0 = Date.now();
     expect(calls(consumer).filter((c) => c.who === 'R1' && c.at > t0 - 800)).toEqual([]);
-    const on = await this.daemonA.get<{ undone: boolean; consumers: { released: number; results: Array<{ result: string; evicted: { evicted?: Array<{ framework: string; released: number }> } }> } | null }>(
-      `/online?pid=${provider1.pid}`,
-    );
+    const on = await this.daemonA.get<{
+      undone: boolean;
+      consumers: {
+        released: number;
+        results: Array<{ result: string; evicted: { evicted?: Array<{ framework: string; released: number }> } }>;
+      } | null;
+    }>(`/online?pid=${provider1.pid}`);
     const t1 = Date.now();
     expect(on.status, JSON.stringify(on.body)).toBe(200);
     expect(on.body).toMatchObject({ undone: true, consumers: { released: 1, failed: 0, unreachable: 0 } });

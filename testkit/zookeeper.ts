@@ -38,14 +38,34 @@ function startServer(classpath: string, host: string, port: number): { proc: Chi
   // tickTime 500: sessions time out in 1 to 10 s (2 to 20 ticks), so expiry tests stay short.
   writeFileSync(
     cfg,
-    [`tickTime=500`, `dataDir=${dataDir}/data`, `clientPort=${port}`, `clientPortAddress=${host}`, `admin.enableServer=false`, `4lw.commands.whitelist=*`, `maxClientCnxns=0`].join('\n') + '\n',
+    [
+      `tickTime=500`,
+      `dataDir=${dataDir}/data`,
+      `clientPort=${port}`,
+      `clientPortAddress=${host}`,
+      `admin.enableServer=false`,
+      `4lw.commands.whitelist=*`,
+      `maxClientCnxns=0`,
+    ].join('\n') + '\n',
   );
-  const proc = spawn(jdk17().java, ['-Xmx128m', '-XX:+UseSerialGC', '-Dzookeeper.jmx.log4j.disable=true', '-cp', classpath, 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    jdk17().java,
+    [
+      '-Xmx128m',
+      '-XX:+UseSerialGC',
+      '-Dzookeeper.jmx.log4j.disable=true',
+      '-cp',
+      classpath,
+      'org.apache.zookeeper.server.ZooKeeperServerMain',
+      cfg,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const ready = (async () => {
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -87,7 +107,11 @@ class Reader {
   readonly ready: Promise<void>;
 
   constructor(classpath: string, connectString: string) {
-    this.proc = spawn(jdk17().java, ['-Xmx64m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'fixtures.ZkReader', connectString], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(
+      jdk17().java,
+      ['-Xmx64m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'fixtures.ZkReader', connectString],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     this.proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     this.ready = new Promise((resolve, reject) => {

@@ -19,7 +19,11 @@ let runningStateDir: string | undefined;
 /** SIGKILLs the daemon if it still runs (synchronous: usable in process.on('exit')). */
 export function killDaemonSync(): void {
   if (running?.pid !== undefined && running.exitCode === null && running.signalCode === null) {
-    try { process.kill(running.pid, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(running.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
   if (runningStateDir !== undefined) rmSync(runningStateDir, { recursive: true, force: true });
 }

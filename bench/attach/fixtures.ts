@@ -11,7 +11,10 @@ import { CACHE, FIXTURE_SOURCES } from './paths.js';
 
 /** Returns the classes directory. */
 export function buildFixtures(jdk: Jdk): string {
-  const files = readdirSync(FIXTURE_SOURCES).filter((f) => f.endsWith('.java')).sort().map((f) => path.join(FIXTURE_SOURCES, f));
+  const files = readdirSync(FIXTURE_SOURCES)
+    .filter((f) => f.endsWith('.java'))
+    .sort()
+    .map((f) => path.join(FIXTURE_SOURCES, f));
   const hash = createHash('sha256');
   for (const f of files) hash.update(path.basename(f)).update('\0').update(readFileSync(f)).update('\0');
   const dir = path.join(CACHE, hash.digest('hex').slice(0, 16));
@@ -19,7 +22,9 @@ export function buildFixtures(jdk: Jdk): string {
     const work = path.join(CACHE, `tmp-${process.pid}-${Date.now()}`);
     mkdirSync(path.join(work, 'classes'), { recursive: true });
     try {
-      execFileSync(jdk.javac, ['--release', '8', '-nowarn', '-Xlint:-options', '-d', path.join(work, 'classes'), ...files], { stdio: 'pipe' });
+      execFileSync(jdk.javac, ['--release', '8', '-nowarn', '-Xlint:-options', '-d', path.join(work, 'classes'), ...files], {
+        stdio: 'pipe',
+      });
     } catch (e) {
       rmSync(work, { recursive: true, force: true });
       const err = e as { stderr?: Buffer; message: string };

@@ -64,7 +64,8 @@ export async function heapBench(daemon: Daemon, o: HeapOptions): Promise<string>
     const t0 = process.hrtime.bigint();
     const attach = await daemon.post<{ durationSeconds: number; alreadyAttached: boolean }>(`/jvms/${jvm.pid}/attach`);
     const attachMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (attach.status !== 200) throw new Error(`heap JVM attach: HTTP ${attach.status} ${JSON.stringify(attach.body)}\n${daemon.logTail()}`);
+    if (attach.status !== 200)
+      throw new Error(`heap JVM attach: HTTP ${attach.status} ${JSON.stringify(attach.body)}\n${daemon.logTail()}`);
 
     const lookup = async (c: Case): Promise<{ wallMs: number; micros: number; reply: InstancesReply }> => {
       const s = process.hrtime.bigint();
@@ -72,7 +73,9 @@ export async function heapBench(daemon: Daemon, o: HeapOptions): Promise<string>
       const wallMs = Number(process.hrtime.bigint() - s) / 1e6;
       if (r.status !== 200) throw new Error(`instances ${c.klass}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
       if (r.body.count !== c.expect || r.body.tagsLeft !== 0) {
-        throw new Error(`instances ${c.klass}: expected ${c.expect} with no tags left, got ${JSON.stringify({ ...r.body, instanceClasses: undefined })}`);
+        throw new Error(
+          `instances ${c.klass}: expected ${c.expect} with no tags left, got ${JSON.stringify({ ...r.body, instanceClasses: undefined })}`,
+        );
       }
       return { wallMs, micros: Number(r.body.durationMicros), reply: r.body };
     };
@@ -80,7 +83,14 @@ export async function heapBench(daemon: Daemon, o: HeapOptions): Promise<string>
     // The first lookup also loads libquiesce_jvmti.so into the agent: shown apart.
     const first = await lookup(CASES[0] as Case);
     const rows: string[][] = [];
-    rows.push(['first call (loads the JVMTI library), HeapRare', '1', fmtMs(first.micros / 1000), '-', fmtMs(first.wallMs), (first.micros / 1e6 / usedGb).toFixed(3)]);
+    rows.push([
+      'first call (loads the JVMTI library), HeapRare',
+      '1',
+      fmtMs(first.micros / 1000),
+      '-',
+      fmtMs(first.wallMs),
+      (first.micros / 1e6 / usedGb).toFixed(3),
+    ]);
     for (const c of CASES) {
       const micros: number[] = [];
       const wall: number[] = [];

@@ -11,14 +11,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { interpretLoadReply } from '../../src/jvm/attach/index.js';
 import { SetupError } from './paths.js';
 
-export const JATTACH_INSTALL_HINT = 'jattach is not on PATH; install it with `apt-get install -y jattach` (Debian/Ubuntu), then run the bench again';
+export const JATTACH_INSTALL_HINT =
+  'jattach is not on PATH; install it with `apt-get install -y jattach` (Debian/Ubuntu), then run the bench again';
 
 /** The path and version banner of jattach; throws with the install hint when missing. */
 export function checkJattach(): { path: string; version: string } {
   const which = spawnSync('sh', ['-c', 'command -v jattach'], { encoding: 'utf8' });
   const p = which.stdout.trim();
   if (which.status !== 0 || p === '') throw new SetupError(JATTACH_INSTALL_HINT);
-  if (spawnSync('bash', ['-c', '[ -n "$EPOCHREALTIME" ]']).status !== 0) throw new SetupError('bash 5 is needed to time jattach ($EPOCHREALTIME)');
+  if (spawnSync('bash', ['-c', '[ -n "$EPOCHREALTIME" ]']).status !== 0)
+    throw new SetupError('bash 5 is needed to time jattach ($EPOCHREALTIME)');
   // Without arguments jattach prints its usage, whose first line is "jattach <version> built on …".
   const usage = spawnSync(p, [], { encoding: 'utf8' });
   const version = `${usage.stdout}${usage.stderr}`.split('\n').find((l) => l.startsWith('jattach')) ?? 'jattach (version unknown)';

@@ -21,6 +21,13 @@ export function findJdk(label: string): Jdk {
   } catch {
     h = undefined;
   }
-  if (!h) throw new SetupError(`no JDK "${label}" under /usr/lib/jvm (found: ${listJavaHomes().map((j) => `${j.version} ${j.home}`).join(', ') || 'none'})`);
+  if (!h)
+    throw new SetupError(
+      `no JDK "${label}" under /usr/lib/jvm (found: ${
+        listJavaHomes()
+          .map((j) => `${j.version} ${j.home}`)
+          .join(', ') || 'none'
+      })`,
+    );
   return { label, home: h.home, version: h.version, feature: h.feature, java: h.java, javac: h.javac };
 }

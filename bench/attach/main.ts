@@ -114,9 +114,12 @@ async function startBatch(jdk: Jdk, classes: string, count: number, settleMs: nu
   await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, count) }, worker));
   if (failure !== undefined) {
     await Promise.all(out.map((j) => j.kill()));
-    throw failure;
+    throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
   }
-  await waitIdle(out.map((j) => j.pid), settleMs);
+  await waitIdle(
+    out.map((j) => j.pid),
+    settleMs,
+  );
   return out;
 }
 
@@ -157,7 +160,16 @@ function recordFailure(what: string, e: unknown): void {
 
 /** quiesce's loadAgent and jattach, same jar and options, cold into fresh JVMs and warm. */
 async function rawSeries(jdk: Jdk, classes: string, o: Options, jattach: string): Promise<RawSeries> {
-  const r: RawSeries = { deliver: [], quiesceCold: [], jattachCold: [], quiesceWarm: [], jattachWarm: [], jattachColdNode: [], jattachWarmNode: [], spawnTrue: [] };
+  const r: RawSeries = {
+    deliver: [],
+    quiesceCold: [],
+    jattachCold: [],
+    quiesceWarm: [],
+    jattachWarm: [],
+    jattachColdNode: [],
+    jattachWarmNode: [],
+    spawnTrue: [],
+  };
   const sizes = batches(o.jvms * 2, o.batch);
   let index = 0;
   for (const [b, size] of sizes.entries()) {
@@ -170,7 +182,12 @@ async function rawSeries(jdk: Jdk, classes: string, o: Options, jattach: string)
         const t = process.hrtime.bigint();
         const d = await deliverAgent(jvm, AGENT_FILES, VERSION);
         if (keep) r.deliver.push(since(t));
-        const options = [`socket=${d.socket.targetPath}`, `core=${d.coreJar.targetPath}`, `native=${d.nativeLib.targetPath}`, `log=${d.dir.targetPath}/agent-${jvm.nspid}.log`].join(',');
+        const options = [
+          `socket=${d.socket.targetPath}`,
+          `core=${d.coreJar.targetPath}`,
+          `native=${d.nativeLib.targetPath}`,
+          `log=${d.dir.targetPath}/agent-${jvm.nspid}.log`,
+        ].join(',');
         targets.push({ jvm, jar: d.jar.targetPath, options });
       }
       const quiesce = async (t: (typeof targets)[number], expectWarm: boolean): Promise<number> => {
@@ -232,8 +249,10 @@ async function e2eSeries(daemon: Daemon, jdk: Jdk, classes: string, o: Options):
     const s = process.hrtime.bigint();
     const res = await daemon.post<AttachReply>(`/jvms/${pid}/attach`);
     const client = since(s);
-    if (res.status !== 200) throw new Error(`HTTP ${res.status} ${JSON.stringify(res.body)}\ndaemon log (last lines):\n${daemon.logTail()}`);
-    if (res.body.alreadyAttached !== expectAlready) throw new Error(`alreadyAttached=${res.body.alreadyAttached}, expected ${expectAlready}`);
+    if (res.status !== 200)
+      throw new Error(`HTTP ${res.status} ${JSON.stringify(res.body)}\ndaemon log (last lines):\n${daemon.logTail()}`);
+    if (res.body.alreadyAttached !== expectAlready)
+      throw new Error(`alreadyAttached=${res.body.alreadyAttached}, expected ${expectAlready}`);
     return { client, daemon: res.body.durationSeconds * 1000 };
   };
   for (const [b, size] of batches(o.jvms, o.batch).entries()) {
@@ -335,7 +354,9 @@ async function main(): Promise<number> {
   const runStarted = Date.now();
 
   console.log('quiesce attach benchmark');
-  console.log(`host: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, Node ${process.version}`);
+  console.log(
+    `host: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, Node ${process.version}`,
+  );
   console.log(`reference: ${jattach.version} (${jattach.path})`);
   console.log(`JDKs: ${jdks.map((j) => `${j.version} (${j.home})`).join(', ')}`);
   console.log(`JVMs: BenchApp (idle), ${SMALL_FLAGS.join(' ')}, own pid/mount/net namespaces, tmpfs /tmp, uid 1000;`);
@@ -343,7 +364,9 @@ async function main(): Promise<number> {
   console.log(`      ${o.warm} warm repetitions per JVM; 1 warm-up round discarded; each cold measurement (and each JVM's warm set)`);
   console.log(`      waits until the batch's JVMs (and the daemon) are idle: ≤ 1 CPU tick in 200 ms, at most ${o.settleMs} ms`);
   const busy = await hostBusy();
-  console.log(`host CPU busy before the run: ${(busy * 100).toFixed(0)}%${busy > 0.1 ? ' — WARNING: other work is running, the figures will be noisy' : ''}`);
+  console.log(
+    `host CPU busy before the run: ${(busy * 100).toFixed(0)}%${busy > 0.1 ? ' — WARNING: other work is running, the figures will be noisy' : ''}`,
+  );
   console.log('');
 
   for (const jdk of jdks) await smokeTest(jdk, classes);
@@ -385,7 +408,9 @@ async function main(): Promise<number> {
   }
   if (heap !== null) console.log(heap, '\n');
 
-  console.log(`total run time ${((Date.now() - runStarted) / 1000).toFixed(0)} s; idle waits that hit the ${o.settleMs} ms bound: ${idleTimeouts()}; load average now ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  console.log(
+    `total run time ${((Date.now() - runStarted) / 1000).toFixed(0)} s; idle waits that hit the ${o.settleMs} ms bound: ${idleTimeouts()}; load average now ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+  );
   if (failures.length > 0) {
     console.log(`\n${failures.length} measurement(s) FAILED (figures above leave them out):`);
     for (const f of failures) console.log(`  - ${f}`);

@@ -25,7 +25,9 @@ export function checkBuilt(): void {
     missing.push(`${path.relative(ROOT, AGENT_DIR)}/quiesce-agent*.jar (the agent): run \`node scripts/build.mjs agent collect\``);
   }
   if (!existsSync(AGENT_FILES.nativeLib)) {
-    missing.push(`${path.relative(ROOT, AGENT_FILES.nativeLib)} (JVMTI library): run \`node scripts/build-native.mjs && node scripts/build.mjs collect\``);
+    missing.push(
+      `${path.relative(ROOT, AGENT_FILES.nativeLib)} (JVMTI library): run \`node scripts/build-native.mjs && node scripts/build.mjs collect\``,
+    );
   }
   if (missing.length > 0) throw new SetupError(`not built:\n  ${missing.join('\n  ')}\n(or \`npm run build\` for everything)`);
 }

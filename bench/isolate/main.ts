@@ -77,8 +77,12 @@ function parseOptions(): Options {
     if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number ≥ ${min}, got "${v}"`);
     return n;
   };
-  const only = String(values['only']).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  for (const f of only) if (!(FRAMEWORKS as readonly string[]).includes(f)) throw new UsageError(`--only: unknown framework "${f}" (${FRAMEWORKS.join(', ')})`);
+  const only = String(values['only'])
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const f of only)
+    if (!(FRAMEWORKS as readonly string[]).includes(f)) throw new UsageError(`--only: unknown framework "${f}" (${FRAMEWORKS.join(', ')})`);
   return {
     rounds: Math.floor(num('rounds', 1)),
     only: only as Framework[],
@@ -89,11 +93,15 @@ function parseOptions(): Options {
 }
 
 function checkSetup(): void {
-  if (process.getuid?.() !== 0) throw new SetupError('run as root: the JVMs run in their own namespaces and the daemon attaches across them');
+  if (process.getuid?.() !== 0)
+    throw new SetupError('run as root: the JVMs run in their own namespaces and the daemon attaches across them');
   const missing: string[] = [];
   if (!existsSync(CLI)) missing.push(`${path.relative(ROOT, CLI)}: run \`node scripts/build.mjs ts\``);
   for (const f of ['quiesce-agent.jar', 'quiesce-agent-core.jar', 'libquiesce_jvmti.so']) {
-    if (!existsSync(path.join(ROOT, 'dist/agent', f))) missing.push(`dist/agent/${f}: run \`node scripts/build.mjs agent collect\` (the native library: node scripts/build-native.mjs first)`);
+    if (!existsSync(path.join(ROOT, 'dist/agent', f)))
+      missing.push(
+        `dist/agent/${f}: run \`node scripts/build.mjs agent collect\` (the native library: node scripts/build-native.mjs first)`,
+      );
   }
   if (missing.length > 0) throw new SetupError(`not built:\n  ${missing.join('\n  ')}`);
 }
@@ -109,13 +117,20 @@ function recordFailure(what: string, e: unknown): void {
 /** Java processes on the host that are not this bench's: other work sharing the CPUs with the figures. */
 function otherJvms(): number {
   const ours = new Set(descendantsOf(process.pid));
-  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => !ours.has(p) && isJava(p)).length;
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((p) => !ours.has(p) && isJava(p)).length;
 }
 
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 /** Warm-up then measured rounds, tools alternating (order swapped every round). */
-async function runSeries(setup: Setup, o: Options, deadline: number): Promise<{ byTool: Map<string, Round[]>; warmUp: Round[]; note: string | null }> {
+async function runSeries(
+  setup: Setup,
+  o: Options,
+  deadline: number,
+): Promise<{ byTool: Map<string, Round[]>; warmUp: Round[]; note: string | null }> {
   const byTool = new Map<string, Round[]>(setup.tools.map((t) => [t.name, []]));
   const warmUp: Round[] = [];
   const one = async (tool: Setup['tools'][number], label: string, keep: boolean): Promise<void> => {
@@ -157,14 +172,24 @@ async function main(): Promise<number> {
   const deadline = started + o.budgetMs;
 
   console.log('quiesce isolation benchmark');
-  console.log(`host: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, Node ${process.version}; JVMs on JDK ${jdk17().version}`);
+  console.log(
+    `host: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, Node ${process.version}; JVMs on JDK ${jdk17().version}`,
+  );
   console.log(`load before the run: load average ${loadavg()}, ${otherJvms()} other JVMs running on the host`);
-  console.log(`rounds: ${o.rounds} per tool and framework after 1 discarded warm-up; ZooKeeper polled every ${o.round.pollMs} ms; consumer pace ${o.intervalMs} ms;`);
-  console.log(`        "last call" = the last call A answered, once it answered none for ${o.round.quietMs} ms; every time in ms after the command was sent`);
+  console.log(
+    `rounds: ${o.rounds} per tool and framework after 1 discarded warm-up; ZooKeeper polled every ${o.round.pollMs} ms; consumer pace ${o.intervalMs} ms;`,
+  );
+  console.log(
+    `        "last call" = the last call A answered, once it answered none for ${o.round.quietMs} ms; every time in ms after the command was sent`,
+  );
   console.log('');
 
   // A long attach timeout: the agent's start-up is no part of the figures, and a loaded host slows it.
-  const daemon: DaemonProcess = await startDaemon({ refreshMs: 5000, extraArgs: ['--attach-timeout', '60000'], env: { QUIESCE_LOG_LEVEL: 'info' } });
+  const daemon: DaemonProcess = await startDaemon({
+    refreshMs: 5000,
+    extraArgs: ['--attach-timeout', '60000'],
+    env: { QUIESCE_LOG_LEVEL: 'info' },
+  });
   const removeState = removeAtExit(daemon.stateDir);
   const sections: string[] = [];
   try {
@@ -193,7 +218,10 @@ async function main(): Promise<number> {
             describeLoad(l),
             ...(note !== null ? [note] : []),
             '',
-            report(setup.probes.map((p) => p.name), byTool),
+            report(
+              setup.probes.map((p) => p.name),
+              byTool,
+            ),
             '',
             'warm-up rounds (the first commands after the attach; not in the figures above):',
             ...warmUp.map((r) => `  ${fmtRound(r)}`),

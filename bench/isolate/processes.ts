@@ -29,7 +29,9 @@ export function killChildrenSync(): void {
   for (const pid of childrenOf(process.pid)) {
     let zooCfg: string | undefined;
     try {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a.length > 0);
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a.length > 0);
       const last = argv[argv.length - 1];
       if (isJava(pid) && last?.endsWith('/zoo.cfg')) zooCfg = last;
     } catch {
@@ -40,7 +42,8 @@ export function killChildrenSync(): void {
     } catch {
       // gone
     }
-    if (zooCfg !== undefined && path.basename(path.dirname(zooCfg)).startsWith('quiesce-zk-')) rmSync(path.dirname(zooCfg), { recursive: true, force: true });
+    if (zooCfg !== undefined && path.basename(path.dirname(zooCfg)).startsWith('quiesce-zk-'))
+      rmSync(path.dirname(zooCfg), { recursive: true, force: true });
   }
   for (const d of leftovers) rmSync(d, { recursive: true, force: true });
 }

@@ -31,7 +31,10 @@ export async function qos(port: number, command: string, timeoutMs = 10_000): Pr
       text += d;
       const lines = text.split(/\r?\n/);
       // Only complete lines; the prompt is not part of an answer.
-      const answer = lines.slice(0, -1).map((l) => l.replace(/dubbo>/g, '').trim()).find((l) => l.length > 0);
+      const answer = lines
+        .slice(0, -1)
+        .map((l) => l.replace(/dubbo>/g, '').trim())
+        .find((l) => l.length > 0);
       if (answer !== undefined) {
         clearTimeout(timer);
         socket.destroy();

@@ -58,12 +58,21 @@ export function report(probeNames: readonly string[], byTool: ReadonlyMap<string
       const sum = summarize(xs);
       sums.push(sum);
       const name = `${tool.padEnd(7)} ${s.name}${missing > 0 ? ` (${missing} never, within the bound)` : ''}`;
-      rows.push(sum === null ? [name, '0', '-', '-', '-', '-'] : [name, String(sum.n), fmt(sum.p50), fmt(sum.p95), fmt(sum.min), fmt(sum.max)]);
+      rows.push(
+        sum === null ? [name, '0', '-', '-', '-', '-'] : [name, String(sum.n), fmt(sum.p50), fmt(sum.p95), fmt(sum.min), fmt(sum.max)],
+      );
     }
     summaries.set(tool, sums);
     const failed = rounds.reduce((n, r) => n + r.failedCalls, 0);
     const late = rounds.map((r) => r.callsToAAfterGone);
-    rows.push([`${tool.padEnd(7)} failed consumer calls, all rounds: ${failed}; calls A answered after its node was gone, per round: ${late.join(' ')}`, '', '', '', '', '']);
+    rows.push([
+      `${tool.padEnd(7)} failed consumer calls, all rounds: ${failed}; calls A answered after its node was gone, per round: ${late.join(' ')}`,
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
   }
   const out = [table(['series (ms after the command was sent)', 'n', 'p50', 'p95', 'min', 'max'], rows)];
 

@@ -83,10 +83,15 @@ const POLL_MS = 20;
 
 /** The state every round starts from: every node of A registered and the consumer calling A. */
 export async function steady(probes: readonly Probe[], calls: CallLog, o: RoundOptions): Promise<void> {
-  await until('all of A\'s nodes registered', 20_000, async () => {
-    for (const p of probes) if (!(await p.present())) return false;
-    return true;
-  }, POLL_MS);
+  await until(
+    "all of A's nodes registered",
+    20_000,
+    async () => {
+      for (const p of probes) if (!(await p.present())) return false;
+      return true;
+    },
+    POLL_MS,
+  );
   const from = Date.now();
   await until('a call to A', o.callTimeoutMs, () => calls.firstTo('A', from) !== undefined, POLL_MS);
 }
@@ -111,10 +116,15 @@ export async function runRound(tool: Tool, probes: readonly Probe[], calls: Call
   const goneAt = Math.max(...gone.map((g) => g ?? o.nodeTimeoutMs)) + t0;
   lastChange = goneAt;
   // A is out of the consumer's choice once it has answered nothing for quietMs.
-  const last = await until(`the consumer to stop calling A (${tool.name})`, o.callTimeoutMs, () => {
-    const l = calls.lastTo('A') ?? 0;
-    return Date.now() - Math.max(l, t0) >= o.quietMs ? { at: l } : null;
-  }, POLL_MS);
+  const last = await until(
+    `the consumer to stop calling A (${tool.name})`,
+    o.callTimeoutMs,
+    () => {
+      const l = calls.lastTo('A') ?? 0;
+      return Date.now() - Math.max(l, t0) >= o.quietMs ? { at: l } : null;
+    },
+    POLL_MS,
+  );
   const lastCall = last.at > 0 ? last.at - t0 : null;
   const callsToAAfterGone = calls.between(goneAt, Date.now()).byName.get('A') ?? 0;
 

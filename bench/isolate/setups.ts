@@ -14,7 +14,7 @@ import { startZooKeeper, type ZooKeeper } from '../../testkit/zookeeper.js';
 import { CallLog } from './calls.js';
 import { qos } from './qos.js';
 import type { Probe, Tool } from './rounds.js';
-import { sleep, until } from '../../testkit/poll.js';
+import { until } from '../../testkit/poll.js';
 import { freePort } from '../../testkit/ports.js';
 import { dubboJvmFlags } from '../../testkit/dubbo-flags.js';
 
@@ -104,7 +104,8 @@ function quiesceTool(daemon: DaemonProcess, pid: number, traffic: 'dubbo' | 'spr
     },
     restore: async () => {
       const r = await daemon.post<{ restored?: boolean; changes?: ChangeView[] }>('/restore', { pid, traffic: [traffic] });
-      if (r.status !== 200 || r.body.restored !== true || (r.body.changes ?? []).some((c) => c.error)) throw new Error(`POST /restore: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+      if (r.status !== 200 || r.body.restored !== true || (r.body.changes ?? []).some((c) => c.error))
+        throw new Error(`POST /restore: HTTP ${r.status} ${JSON.stringify(r.body)}`);
     },
   };
 }
@@ -118,7 +119,7 @@ function qosTool(port: number): Tool {
 }
 
 async function closeAll(jvms: readonly (ContainerJvm | undefined)[], zk: ZooKeeper | undefined): Promise<void> {
-  await Promise.all(jvms.map((j) => j?.kill()));
+  await Promise.all(jvms.flatMap((j) => (j ? [j.kill()] : [])));
   await zk?.stop();
 }
 
@@ -139,11 +140,19 @@ export async function dubboSetup(kind: DubboKind, o: SetupOptions): Promise<Setu
     jvms.push(consumer);
     const attachMs = await attach(o.daemon, a.pid);
 
-    const providerNode = async (port: number): Promise<boolean> => (await zk.children(PROVIDERS)).some((u) => u.startsWith(`dubbo://127.0.0.1:${port}/`));
+    const providerNode = async (port: number): Promise<boolean> =>
+      (await zk.children(PROVIDERS)).some((u) => u.startsWith(`dubbo://127.0.0.1:${port}/`));
     const instanceNode = async (port: number): Promise<boolean> => (await zk.children(INSTANCES)).includes(`127.0.0.1:${port}`);
     const probes: Probe[] = [{ name: 'provider node', present: () => providerNode(portA) }];
     if (kind.instances) probes.push({ name: 'instance node', present: () => instanceNode(portA) });
-    await until('A and B registered', 30_000, async () => (await providerNode(portB)) && (await providerNode(portA)) && (!kind.instances || ((await instanceNode(portA)) && (await instanceNode(portB)))));
+    await until(
+      'A and B registered',
+      30_000,
+      async () =>
+        (await providerNode(portB)) &&
+        (await providerNode(portA)) &&
+        (!kind.instances || ((await instanceNode(portA)) && (await instanceNode(portB)))),
+    );
     const calls = new CallLog(consumer.stdout);
     const from = Date.now();
     await until('calls to A and B', 60_000, async () => {
@@ -156,7 +165,11 @@ export async function dubboSetup(kind: DubboKind, o: SetupOptions): Promise<Setu
         `fixture ${kind.fixture}: providers A and B (QoS on their own 127.0.0.1 ports), consumer calling through ZooKeeper every ${o.intervalMs} ms (random load balancing, no retry)`,
         `registry nodes of A polled: ${PROVIDERS}/dubbo://127.0.0.1:${portA}/...${kind.instances ? ` and ${INSTANCES}/127.0.0.1:${portA} (application level)` : ''}`,
         `daemon attached to A beforehand (${attachMs} ms, not counted); reference: Dubbo's QoS "offline" / "online" on A's QoS port`,
-        ...(kind.instances ? [`every command waits until ${DUBBO3_NOTIFY_GAP_MS} ms after the previous registry change: Dubbo 3's consumer delays a notification within 5 s of the last`] : []),
+        ...(kind.instances
+          ? [
+              `every command waits until ${DUBBO3_NOTIFY_GAP_MS} ms after the previous registry change: Dubbo 3's consumer delays a notification within 5 s of the last`,
+            ]
+          : []),
       ],
       tools: [quiesceTool(o.daemon, a.pid, 'dubbo'), qosTool(qosA)],
       probes,
@@ -184,7 +197,12 @@ export async function springCloudSetup(o: SetupOptions): Promise<Setup> {
     ]);
     jvms.push(...providers);
     const [a, b] = providers;
-    const consumer = await start(fixture, 'fixture.consumer.Consumer', [cs, `--call.interval-ms=${o.intervalMs}`, '--call.await-instances=2'], SPRING_FLAGS);
+    const consumer = await start(
+      fixture,
+      'fixture.consumer.Consumer',
+      [cs, `--call.interval-ms=${o.intervalMs}`, '--call.await-instances=2'],
+      SPRING_FLAGS,
+    );
     jvms.push(consumer);
     const attachMs = await attach(o.daemon, a.pid);
     const portOf = (j: ContainerJvm): number => Number(/READY port=(\d+)/.exec(j.stdout())?.[1]);

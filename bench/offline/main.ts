@@ -73,7 +73,8 @@ function parseOptions(): Options {
     return n;
   };
   const modes = values.modes.split(',').map((m) => m.trim());
-  for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw new UsageError(`--modes: unknown mode "${m}" (modes: ${MODES.join(', ')})`);
+  for (const m of modes)
+    if (!(MODES as readonly string[]).includes(m)) throw new UsageError(`--modes: unknown mode "${m}" (modes: ${MODES.join(', ')})`);
   return {
     releases: Math.floor(num('releases', values.releases, 1)),
     modes: modes as Mode[],
@@ -96,16 +97,20 @@ async function main(): Promise<number> {
   checkBuilt();
   const runStarted = Date.now();
   console.log('quiesce lossless-offline benchmark (Spring Cloud LoadBalancer, two hosts)');
-  console.log(`host: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, Node ${process.version}; load average ${loadavg()}`);
+  console.log(
+    `host: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Linux ${os.release()}, Node ${process.version}; load average ${loadavg()}`,
+  );
   console.log('scenario: hosts A and B (network namespaces on a bridge), ZooKeeper on the bridge, a quiesce daemon per host;');
   console.log('          provider 1 on A; provider 2 and the @LoadBalanced consumer on B (Spring Boot 3.3, JDK 17,');
   console.log(`          ${JVM_FLAGS.join(' ')}); consumer: ${o.cacheTtlSeconds} s instance cache, retries off,`);
-  console.log(`          ${o.threads} threads each calling then pausing ${o.intervalMs} ms; agents attached ahead of time (as --adopt does)`);
+  console.log(
+    `          ${o.threads} threads each calling then pausing ${o.intervalMs} ms; agents attached ahead of time (as --adopt does)`,
+  );
   console.log(`release: stop provider 1 per mode, start a fresh one (new port; agent attached, 200 requests straight to it to warm it up,
          as a readiness probe would), wait until the consumer calls it; ${o.releases} per mode,`);
   console.log(`         modes interleaved: ${o.modes.map((m) => MODE_TITLES[m]).join(' | ')}`);
   console.log(`         deregister mode sleeps ${o.prestopSleepSeconds} s between /isolate and SIGTERM; /offline?timeout=20&quiet=1`);
-  console.log('         A fresh instance is only called after the consumer\'s next cache refresh, and each release starts a few seconds');
+  console.log("         A fresh instance is only called after the consumer's next cache refresh, and each release starts a few seconds");
   console.log('         after it: in the baselines the dead instance then stays in the cache for most of a cache period (near the');
   console.log('         worst case; a release at a random moment would lose about half as many requests on average).');
   console.log('');
@@ -114,13 +119,17 @@ async function main(): Promise<number> {
   scenario = s;
   let t = Date.now();
   await s.start();
-  console.log(`setup: ZooKeeper, 2 daemons, 3 JVMs up and the consumer calling both providers in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `setup: ZooKeeper, 2 daemons, 3 JVMs up and the consumer calling both providers in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+  );
   // The consumer's first seconds run cold code: let it warm up before the load is measured.
   await sleep(10_000);
   const steady = await s.rate(5_000);
   console.log(
     `consumer load before the first release (after 10 s of warm-up): ${steady.perSecond.toFixed(0)} calls/s over 5 s (${steady.failed} failed)` +
-      (steady.perSecond < TARGET_RATE ? ` — BELOW the ${TARGET_RATE}/s target: raise --threads or lower --interval-ms` : ` (target ≥ ${TARGET_RATE}/s)`),
+      (steady.perSecond < TARGET_RATE
+        ? ` — BELOW the ${TARGET_RATE}/s target: raise --threads or lower --interval-ms`
+        : ` (target ≥ ${TARGET_RATE}/s)`),
   );
   console.log('');
 
@@ -132,7 +141,9 @@ async function main(): Promise<number> {
   };
   // One discarded release first: provider 1 then starts every measured release in the same state
   // (fresh, warmed up, just called after a cache refresh), and the daemons' drain path is warm.
-  const prime = await release(s, 'quiesce', releaseOptions, (e) => console.log(`[warm-up] the fresh provider 1 did not come up, starting another: ${errorText(e)}`));
+  const prime = await release(s, 'quiesce', releaseOptions, (e) =>
+    console.log(`[warm-up] the fresh provider 1 did not come up, starting another: ${errorText(e)}`),
+  );
   console.log(`[warm-up release, discarded] quiesce ${prime.name}: ${releaseLine(prime)}`);
   const results = new Map<Mode, Release[]>(o.modes.map((m) => [m, []]));
   const failed = new Map<Mode, string[]>(o.modes.map((m) => [m, []]));
@@ -174,7 +185,9 @@ async function main(): Promise<number> {
   if (ratios !== null) console.log(ratios, '\n');
   t = Date.now();
   await s.close();
-  console.log(`total run time ${((Date.now() - runStarted) / 1000).toFixed(0)} s (teardown ${((Date.now() - t) / 1000).toFixed(1)} s); ${s.calls?.size ?? 0} consumer calls in all; load average now ${loadavg()}`);
+  console.log(
+    `total run time ${((Date.now() - runStarted) / 1000).toFixed(0)} s (teardown ${((Date.now() - t) / 1000).toFixed(1)} s); ${s.calls?.size ?? 0} consumer calls in all; load average now ${loadavg()}`,
+  );
   const failures = [...failed.entries()].flatMap(([m, es]) => es.map((e) => `${m}: ${e}`));
   if (failures.length > 0) {
     console.log(`\n${failures.length} release(s) FAILED (left out of the figures):`);

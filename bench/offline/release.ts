@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import type { ContainerJvm } from '../../testkit/container.js';
 import { sleep, until } from '../../testkit/poll.js';
 import { alive } from '../../testkit/procs.js';
-import { type Provider1, type Scenario } from './scenario.js';
+import type { Provider1, Scenario } from './scenario.js';
 import type { DrainJson } from '../../testkit/api-types.js';
 
 export type Mode = 'quiesce' | 'sigterm' | 'deregister';
@@ -76,10 +76,15 @@ async function attach(s: Scenario, pid: number, name: string): Promise<void> {
 /** Agent attached, and host A's daemon knows the consumer on host B (the GoAway's address). */
 async function prepare(s: Scenario, p1: Provider1): Promise<void> {
   await attach(s, p1.jvm.pid, p1.name);
-  await until(`host A's daemon to see the consumer calling ${p1.name}`, 15_000, async () => {
-    const r = await s.daemonA!.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${p1.jvm.pid}/consumers`);
-    return r.body.consumers?.some((c) => c.address === s.hostB);
-  }, 100);
+  await until(
+    `host A's daemon to see the consumer calling ${p1.name}`,
+    15_000,
+    async () => {
+      const r = await s.daemonA!.get<{ consumers?: Array<{ address: string }> }>(`/jvms/${p1.jvm.pid}/consumers`);
+      return r.body.consumers?.some((c) => c.address === s.hostB);
+    },
+    100,
+  );
   await sleep(1_000);
 }
 
@@ -107,12 +112,29 @@ async function warmUp(s: Scenario, jvm: ContainerJvm, name: string): Promise<voi
   const port = /READY port=(\d+)/.exec(jvm.stdout())?.[1];
   if (port === undefined) throw new Error(`${name} printed no "READY port=<port>"`);
   const url = `http://${s.hostA}:${port}/hello`;
-  const { stdout } = await execFileAsync('ip', ['netns', 'exec', s.net!.hosts[1]!.netns, 'curl', '-sS', '--fail', '--max-time', '60', '-w', '\\n', ...Array<string>(WARM_UP_REQUESTS).fill(url)], {
-    timeout: 90_000,
-    maxBuffer: 1 << 20,
-  });
+  const { stdout } = await execFileAsync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      s.net!.hosts[1]!.netns,
+      'curl',
+      '-sS',
+      '--fail',
+      '--max-time',
+      '60',
+      '-w',
+      '\\n',
+      ...Array<string>(WARM_UP_REQUESTS).fill(url),
+    ],
+    {
+      timeout: 90_000,
+      maxBuffer: 1 << 20,
+    },
+  );
   const answers = stdout.split('\n').filter((l) => l.startsWith(`${name} `)).length;
-  if (answers !== WARM_UP_REQUESTS) throw new Error(`warming ${name} up: ${answers} of ${WARM_UP_REQUESTS} answers; curl printed ${stdout.slice(0, 200)}`);
+  if (answers !== WARM_UP_REQUESTS)
+    throw new Error(`warming ${name} up: ${answers} of ${WARM_UP_REQUESTS} answers; curl printed ${stdout.slice(0, 200)}`);
 }
 
 /**
@@ -151,9 +173,13 @@ export async function release(s: Scenario, mode: Mode, o: ReleaseOptions, onRetr
     if (r.status !== 200) throw new Error(`/offline: HTTP ${r.status} ${JSON.stringify(r.body)}`);
     offlineOutcome = `${r.body.outcome}, consumers notified ${r.body.consumers.notified} failed ${r.body.consumers.failed} unreachable ${r.body.consumers.unreachable}`;
   } else if (mode === 'deregister') {
-    const r = await s.daemonA!.post<{ changes?: Array<{ deregistered: string[] }> }>('/isolate', { pid: p1.jvm.pid, traffic: ['springcloud'] });
+    const r = await s.daemonA!.post<{ changes?: Array<{ deregistered: string[] }> }>('/isolate', {
+      pid: p1.jvm.pid,
+      traffic: ['springcloud'],
+    });
     requestMs = Date.now() - t0;
-    if (r.status !== 200 || r.body.changes?.[0]?.deregistered.length !== 1) throw new Error(`/isolate: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 200 || r.body.changes?.[0]?.deregistered.length !== 1)
+      throw new Error(`/isolate: HTTP ${r.status} ${JSON.stringify(r.body)}`);
     await sleep(o.prestopSleepMs);
   }
   const sigtermToExitMs = await sigterm(p1);

@@ -12,7 +12,9 @@ export function releaseLine(r: Release): string {
   const parts = [
     `${r.failed} failed of ${r.calls} calls (${r.perSecond.toFixed(0)}/s)`,
     `last call to ${r.name} ${since(r.lastCallMs)}`,
-    r.lastFailMs !== null ? `last failure ${since(r.lastFailMs)} (${[...r.errors].map(([e, n]) => `${n} × ${short(e)}`).join(', ')})` : null,
+    r.lastFailMs !== null
+      ? `last failure ${since(r.lastFailMs)} (${[...r.errors].map(([e, n]) => `${n} × ${short(e)}`).join(', ')})`
+      : null,
     r.mode === 'quiesce' ? `/offline ${ms(r.requestMs)} (${r.offlineOutcome})` : null,
     r.mode === 'deregister' ? `/isolate ${ms(r.requestMs)}` : null,
     `SIGTERM→exit ${ms(r.sigtermToExitMs)}`,
@@ -54,7 +56,15 @@ export function modeTable(mode: Mode, rs: readonly Release[], failedReleases: nu
   const body = rows(rs).map((row) => {
     const s = summarize(row.values);
     if (s === null) return [row.name, '0', '-', '-', '-', '-', '-'];
-    return [row.name, String(s.n), num(s.p50), num(s.p95), num(s.min), num(s.max), row.sum ? String(row.values.reduce((a, b) => a + b, 0)) : ''];
+    return [
+      row.name,
+      String(s.n),
+      num(s.p50),
+      num(s.p95),
+      num(s.min),
+      num(s.max),
+      row.sum ? String(row.values.reduce((a, b) => a + b, 0)) : '',
+    ];
   });
   const errors = new Map<string, number>();
   for (const r of rs) for (const [e, n] of r.errors) errors.set(e, (errors.get(e) ?? 0) + n);

@@ -61,14 +61,23 @@ export class Scenario {
     const env = { QUIESCE_ADMIN_TOKEN: randomBytes(24).toString('hex'), QUIESCE_LOG_LEVEL: 'info' };
     const [zk, a, b] = await Promise.allSettled([
       startZooKeeper({ host: this.net.switchAddress }),
-      startDaemon({ netns: this.net.hosts[0]!.netns, host: this.hostA, httpPort: 7370, env, extraArgs: ['--consumer-sample-interval', '200'] }),
+      startDaemon({
+        netns: this.net.hosts[0]!.netns,
+        host: this.hostA,
+        httpPort: 7370,
+        env,
+        extraArgs: ['--consumer-sample-interval', '200'],
+      }),
       startDaemon({ netns: this.net.hosts[1]!.netns, host: this.hostB, httpPort: 7370, env }),
     ]);
     if (zk.status === 'fulfilled') this.zk = zk.value;
     if (a.status === 'fulfilled') this.daemonA = a.value;
     if (b.status === 'fulfilled') this.daemonB = b.value;
     for (const r of [zk, a, b]) if (r.status === 'rejected') throw r.reason;
-    const [p1, p2] = await Promise.all([this.startProvider1(), this.startJvm('fixture.provider.Provider', 1, this.providerArgs('P2', this.hostB))]);
+    const [p1, p2] = await Promise.all([
+      this.startProvider1(),
+      this.startJvm('fixture.provider.Provider', 1, this.providerArgs('P2', this.hostB)),
+    ]);
     this.provider1 = { ...p1, firstCalled: 0 };
     this.provider2 = p2;
     this.consumer = await this.startJvm('fixture.consumer.Consumer', 1, [
@@ -84,7 +93,8 @@ export class Scenario {
     const consumer = this.consumer;
     this.calls = new CallLog(() => consumer.stdout());
     const attached = await this.daemonB!.post(`/jvms/${consumer.pid}/attach`);
-    if (attached.status !== 200) throw new Error(`attaching the consumer's agent: HTTP ${attached.status} ${JSON.stringify(attached.body)}`);
+    if (attached.status !== 200)
+      throw new Error(`attaching the consumer's agent: HTTP ${attached.status} ${JSON.stringify(attached.body)}`);
     this.provider1.firstCalled = await this.calledBy(p1.name, 60_000);
     await this.calledBy('P2', 10_000);
   }
@@ -127,10 +137,15 @@ export class Scenario {
 
   /** When the consumer first got an answer from `name` (epoch ms). */
   async calledBy(name: string, timeoutMs: number): Promise<number> {
-    return until(`the consumer calling ${name}`, timeoutMs, () => {
-      this.calls!.update();
-      return this.calls!.firstCall(name);
-    }, 20);
+    return until(
+      `the consumer calling ${name}`,
+      timeoutMs,
+      () => {
+        this.calls!.update();
+        return this.calls!.firstCall(name);
+      },
+      20,
+    );
   }
 
   /** Calls per second the consumer completed over the last `ms` (it is already running). */

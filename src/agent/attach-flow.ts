@@ -42,13 +42,25 @@ export async function attachAgent(jvm: JvmProcess, deps: AttachFlowDeps): Promis
     // Refuse what the flags already tell, before leaving any file in the JVM.
     preflight(jvm);
     if (jvm.dynamicAgentsDisabled) {
-      throw new QuiesceError('dynamic_agents_disabled', `pid ${pid}: the JVM was started with -XX:-EnableDynamicAgentLoading; it refuses agents loaded at run time`, { pid });
+      throw new QuiesceError(
+        'dynamic_agents_disabled',
+        `pid ${pid}: the JVM was started with -XX:-EnableDynamicAgentLoading; it refuses agents loaded at run time`,
+        { pid },
+      );
     }
     log.info({ pid, nspid: jvm.nspid, jdk: jvm.jdkVersion }, 'attaching');
 
     const delivered = await deliverAgent(jvm, deps.agentFiles, VERSION);
     const journaled = agents.get(pid, jvm.startTime);
-    agents.upsert({ pid, startTime: jvm.startTime, nspid: jvm.nspid, uid: jvm.uid, gid: jvm.gid, hostSocketPath: delivered.socket.hostPath, state: 'attaching' });
+    agents.upsert({
+      pid,
+      startTime: jvm.startTime,
+      nspid: jvm.nspid,
+      uid: jvm.uid,
+      gid: jvm.gid,
+      hostSocketPath: delivered.socket.hostPath,
+      state: 'attaching',
+    });
     await hub.listen({ pid, hostSocketPath: delivered.socket.hostPath, uid: jvm.uid, gid: jvm.gid });
 
     let session: AgentSession | undefined;

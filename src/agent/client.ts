@@ -101,7 +101,9 @@ export class AgentClient {
       throw this.mapError(e, kind);
     }
     if (r.body?.$case !== expect) {
-      throw new QuiesceError('agent_command_failed', `agent of pid ${this.pid} answered ${kind.$case} with ${r.body?.$case ?? 'nothing'}`, { pid: this.pid });
+      throw new QuiesceError('agent_command_failed', `agent of pid ${this.pid} answered ${kind.$case} with ${r.body?.$case ?? 'nothing'}`, {
+        pid: this.pid,
+      });
     }
     return r.body.value as BodyOf<C>;
   }

@@ -11,12 +11,7 @@ import { createServer, type Server, type CallContext } from 'nice-grpc';
 import { QuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
-import {
-  AgentChannelDefinition,
-  type AgentMessage,
-  type DaemonMessage,
-  type Hello,
-} from '../gen/quiesce/agent/v1/agent.js';
+import { AgentChannelDefinition, type AgentMessage, type DaemonMessage, type Hello } from '../gen/quiesce/agent/v1/agent.js';
 import { AgentSession } from './session.js';
 
 export const HEARTBEAT_INTERVAL_MS = 2_000;
@@ -132,7 +127,14 @@ export class AgentHub extends EventEmitter<AgentHubEvents> {
     this.sessions.set(pid, session);
     session.send({ body: { $case: 'welcome', value: { daemonVersion: VERSION, heartbeatIntervalMillis: HEARTBEAT_INTERVAL_MS } } });
     this.log.info(
-      { pid, nspid: hello.pid, jdk: hello.jdkVersion, agent: hello.agentVersion, instance: hello.agentInstanceId, reconnects: hello.reconnects },
+      {
+        pid,
+        nspid: hello.pid,
+        jdk: hello.jdkVersion,
+        agent: hello.agentVersion,
+        instance: hello.agentInstanceId,
+        reconnects: hello.reconnects,
+      },
       'agent connected',
     );
     this.emit('connected', pid, session);

@@ -60,7 +60,9 @@ export class ConsumerTracker {
   /** Recent consumers of a JVM (that JVM sampled once more first, so a caller sees the latest). */
   async recent(pid: number, startTime: number): Promise<ConsumerRecord[]> {
     this.interest.set(pid, { startTime, until: Date.now() + this.windowMs });
-    await this.pass([{ pid, startTime }]).catch((e: unknown) => this.log.warn({ pid, err: (e as Error).message }, 'consumer sampling failed'));
+    await this.pass([{ pid, startTime }]).catch((e: unknown) =>
+      this.log.warn({ pid, err: (e as Error).message }, 'consumer sampling failed'),
+    );
     return this.opts.store.list(pid, startTime, Date.now() - this.windowMs);
   }
 
@@ -88,24 +90,42 @@ export class ConsumerTracker {
     await Promise.all(
       jvms.map(async ({ pid, startTime }) => {
         for (const c of await inboundConnections(pid)) {
-          sightings.push({ pid, startTime, address: c.remoteAddress, localPort: c.localPort, localAddress: c.localAddress, source: 'tcp', seenAt: now });
+          sightings.push({
+            pid,
+            startTime,
+            address: c.remoteAddress,
+            localPort: c.localPort,
+            localAddress: c.localAddress,
+            source: 'tcp',
+            seenAt: now,
+          });
         }
       }),
     );
     // The agents' own reports: callers that came through a proxy or closed their connection
     // between two samples, and consumers whose agent announced their node.
     await Promise.all(
-      (this.opts.agents?.() ?? []).filter((a) => wanted(a.pid)).map(async ({ pid, startTime, client }) => {
-        try {
-          const inbound = await client.inbound(true);
-          for (const p of inbound?.peers ?? []) {
-            if (p.lastSeenMillis < now - this.windowMs || !p.address) continue;
-            sightings.push({ pid, startTime, address: p.address, localPort: p.localPort, source: 'agent', consumerNode: p.consumerNode || null, seenAt: Math.min(now, p.lastSeenMillis) });
+      (this.opts.agents?.() ?? [])
+        .filter((a) => wanted(a.pid))
+        .map(async ({ pid, startTime, client }) => {
+          try {
+            const inbound = await client.inbound(true);
+            for (const p of inbound?.peers ?? []) {
+              if (p.lastSeenMillis < now - this.windowMs || !p.address) continue;
+              sightings.push({
+                pid,
+                startTime,
+                address: p.address,
+                localPort: p.localPort,
+                source: 'agent',
+                consumerNode: p.consumerNode || null,
+                seenAt: Math.min(now, p.lastSeenMillis),
+              });
+            }
+          } catch {
+            // An agent that did not answer this time: /proc is the only source of this pass.
           }
-        } catch {
-          // An agent that did not answer this time: /proc is the only source of this pass.
-        }
-      }),
+        }),
     );
     this.opts.store.record(dedupe(sightings));
     if (!only) this.opts.store.expire(now - this.windowMs, this.opts.maxPerJvm ?? 4096);

@@ -108,7 +108,14 @@ export class Drainer {
     if (again) return { ...(await again), joined: true };
     const latest = this.opts.store.latest(pid, jvm.startTime);
     if (latest && latest.state !== 'undone' && latest.state !== 'running') return { ...summarize(latest), joined: true };
-    const steps: StepRecord[] = STEPS.map((name) => ({ name, state: 'pending', startedAt: null, endedAt: null, outcome: null, detail: null }));
+    const steps: StepRecord[] = STEPS.map((name) => ({
+      name,
+      state: 'pending',
+      startedAt: null,
+      endedAt: null,
+      outcome: null,
+      detail: null,
+    }));
     const record = this.opts.store.create(pid, jvm.startTime, params, steps);
     this.log.info({ pid, drain: record.id, timeoutMs: params.timeoutMs, quietMs: params.quietMs }, 'drain started');
     return this.track(pid, this.run(record, client));
@@ -119,7 +126,8 @@ export class Drainer {
     await this.running.get(pid)?.catch(() => undefined);
     const { client, jvm } = await this.opts.fleet.ensureAgent(pid);
     const latest = this.opts.store.latest(pid, jvm.startTime);
-    if (!latest || latest.state === 'undone') return { pid, drain: latest?.id ?? null, restored: [], writeable: null, consumers: null, undone: false };
+    if (!latest || latest.state === 'undone')
+      return { pid, drain: latest?.id ?? null, restored: [], writeable: null, consumers: null, undone: false };
     return undoDrain(latest, client, { ...this.deps, store: this.opts.store });
   }
 
@@ -143,14 +151,12 @@ export class Drainer {
   readonly holds: HoldSource = (connected) =>
     connected
       .filter((j) => this.held(j.pid, j.startTime).length > 0)
-      .map(
-        (j): Hold => ({
-          pid: j.pid,
-          startTime: j.startTime,
-          current: () => this.held(j.pid, j.startTime),
-          reapplied: () => undefined,
-        }),
-      );
+      .map((j): Hold => ({
+        pid: j.pid,
+        startTime: j.startTime,
+        current: () => this.held(j.pid, j.startTime),
+        reapplied: () => undefined,
+      }));
 
   private track(pid: number, p: Promise<DrainSummary>): Promise<DrainSummary> {
     const tracked = p.finally(() => this.running.delete(pid));
@@ -189,7 +195,9 @@ export class Drainer {
     };
     let outcome: DrainOutcome = 'drained';
     for (const phase of PHASES) {
-      const todo = phase.map((name) => record.steps.find((s) => s.name === name)!).filter((s) => s.state !== 'done' && s.state !== 'skipped');
+      const todo = phase
+        .map((name) => record.steps.find((s) => s.name === name)!)
+        .filter((s) => s.state !== 'done' && s.state !== 'skipped');
       if (todo.length === 0) continue;
       metrics.drainPhase.set(pidLabel, STEPS.indexOf(todo[0]!.name as StepName) + 1);
       for (const step of todo) {
@@ -224,7 +232,10 @@ export class Drainer {
       const err = toQuiesceError(e);
       step.state = 'failed';
       step.outcome = `${err.code}: ${err.message}`;
-      this.log.warn({ pid: ctx.record.pid, drain: ctx.record.id, step: name, code: err.code, err: err.message }, 'drain step failed; going on');
+      this.log.warn(
+        { pid: ctx.record.pid, drain: ctx.record.id, step: name, code: err.code, err: err.message },
+        'drain step failed; going on',
+      );
     }
     step.endedAt = Date.now();
     this.opts.metrics.drainStepDuration.observe({ step: name }, (step.endedAt - (step.startedAt ?? step.endedAt)) / 1000);
@@ -240,7 +251,10 @@ export class Drainer {
     this.opts.metrics.drainPhase.set({ pid: String(record.pid) }, STEPS.length + 1);
     this.opts.metrics.drainDuration.observe({ outcome }, summary.durationSeconds);
     const { notified, unreachable } = summary.consumers;
-    this.log.info({ pid: record.pid, drain: record.id, outcome, seconds: summary.durationSeconds, consumers: { notified, unreachable } }, 'drain ended');
+    this.log.info(
+      { pid: record.pid, drain: record.id, outcome, seconds: summary.durationSeconds, consumers: { notified, unreachable } },
+      'drain ended',
+    );
     return summary;
   }
 
@@ -266,7 +280,8 @@ export function parseDrainParams(q: Record<string, unknown>): DrainParams {
     const raw = q[name];
     if (raw === undefined || raw === '') return def * 1000;
     const n = typeof raw === 'number' ? raw : Number(raw);
-    if (!Number.isFinite(n) || n < 0 || n > max) throw new QuiesceError('bad_request', `"${name}" must be seconds from 0 to ${max}, got ${JSON.stringify(raw)}`);
+    if (!Number.isFinite(n) || n < 0 || n > max)
+      throw new QuiesceError('bad_request', `"${name}" must be seconds from 0 to ${max}, got ${JSON.stringify(raw)}`);
     return Math.round(n * 1000);
   };
   return { timeoutMs: seconds('timeout', 25, 3600), quietMs: seconds('quiet', 1, 600) };

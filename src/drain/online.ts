@@ -57,7 +57,9 @@ export interface UndoDeps {
 /** Undoes `latest` (not yet undone) through the JVM's agent. */
 export async function undoDrain(latest: DrainRecord, client: AgentClient, deps: UndoDeps): Promise<OnlineResult> {
   const pid = latest.pid;
-  const kinds = trafficKinds([...new Set(latest.steps.flatMap((s) => (s.state === 'done' && isKindsDetail(s.detail) ? s.detail.kinds : [])))]);
+  const kinds = trafficKinds([
+    ...new Set(latest.steps.flatMap((s) => (s.state === 'done' && isKindsDetail(s.detail) ? s.detail.kinds : []))),
+  ]);
   // Restored and marked undone under the JVM's lock: a hold pass never takes it out again after this.
   const restored = await deps.serial.run(pid, async () => {
     const changes = kinds.length > 0 ? await client.restore(kinds) : [];
@@ -80,7 +82,13 @@ async function announceWriteable(latest: DrainRecord, client: AgentClient): Prom
   }
   try {
     const a = await client.announceReadOnly(true);
-    return { channels: a.channels, framework: a.framework, version: a.version, ...(a.skipped ? { skipped: a.skipped } : {}), ...(a.error ? { error: a.error } : {}) };
+    return {
+      channels: a.channels,
+      framework: a.framework,
+      version: a.version,
+      ...(a.skipped ? { skipped: a.skipped } : {}),
+      ...(a.error ? { error: a.error } : {}),
+    };
   } catch (e) {
     const err = toQuiesceError(e);
     return { error: `${err.code}: ${err.message}` };
@@ -94,7 +102,8 @@ async function announceWriteable(latest: DrainRecord, client: AgentClient): Prom
  */
 async function release(latest: DrainRecord, timeoutMs: number): Promise<ReleaseReport | null> {
   const goaway = latest.steps.find((s) => s.name === 'goaway');
-  const sent = goaway?.state === 'done' && isGoAwayDetail(goaway.detail) ? goaway.detail.results.filter((r) => r.result === 'notified') : [];
+  const sent =
+    goaway?.state === 'done' && isGoAwayDetail(goaway.detail) ? goaway.detail.results.filter((r) => r.result === 'notified') : [];
   if (sent.length === 0) return null;
   const targets: GoAwayTarget[] = sent.map((r) => ({ peer: r.peer, consumer: r.consumer, provider: r.provider, services: [] }));
   const results = await sendGoAways(targets, { ttlSeconds: 0, timeoutMs, concurrency: 8, deadline: Date.now() + 5_000, release: true });

@@ -45,12 +45,14 @@ export function parseGoAway(body: unknown): GoAwayRequest {
     throw new QuiesceError('bad_request', 'body must be {"provider": "ip:port", "services"?: [...], "ttl"?: seconds, "release"?: boolean}');
   }
   const services = b['services'] ?? [];
-  if (!Array.isArray(services) || !services.every((s) => typeof s === 'string')) throw new QuiesceError('bad_request', '"services" must be an array of strings');
+  if (!Array.isArray(services) || !services.every((s) => typeof s === 'string'))
+    throw new QuiesceError('bad_request', '"services" must be an array of strings');
   const release = b['release'] ?? false;
   if (typeof release !== 'boolean') throw new QuiesceError('bad_request', '"release" must be true or false');
   const ttl = b['ttl'] ?? 60;
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new QuiesceError('bad_request', `"ttl" must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
-  return { provider, services: services as string[], ttlSeconds: ttl, release };
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS)
+    throw new QuiesceError('bad_request', `"ttl" must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
+  return { provider, services: services, ttlSeconds: ttl, release };
 }
 
 export class GoAwayReceiver {
@@ -68,15 +70,31 @@ export class GoAwayReceiver {
   async receive(req: GoAwayRequest, sender: string | null): Promise<GoAwayAnswer> {
     if (sender !== null && normalizeAddress(sender) !== hostOf(req.provider)) {
       this.metrics.goawayReceived.inc({ result: 'forbidden' });
-      throw new QuiesceError('forbidden', `a GoAway may only ${req.release ? 'give back' : 'remove'} its sender's own address: ${normalizeAddress(sender)} asked about ${req.provider}`);
+      throw new QuiesceError(
+        'forbidden',
+        `a GoAway may only ${req.release ? 'give back' : 'remove'} its sender's own address: ${normalizeAddress(sender)} asked about ${req.provider}`,
+      );
     }
     const evicted: EvictionView[] = [];
     const jvms = this.fleet.connected();
     await Promise.all(
       jvms.map(async ({ pid, client }) => {
         try {
-          const evictions = await client.evict({ provider: req.provider, services: req.services, ttlSeconds: req.ttlSeconds, release: req.release });
-          for (const e of evictions) evicted.push({ pid, framework: e.framework, service: e.service, removed: e.removed, released: e.released, error: e.error || null });
+          const evictions = await client.evict({
+            provider: req.provider,
+            services: req.services,
+            ttlSeconds: req.ttlSeconds,
+            release: req.release,
+          });
+          for (const e of evictions)
+            evicted.push({
+              pid,
+              framework: e.framework,
+              service: e.service,
+              removed: e.removed,
+              released: e.released,
+              error: e.error || null,
+            });
         } catch (e) {
           const message = isQuiesceError(e) ? e.message : String(e);
           evicted.push({ pid, framework: '', service: '', removed: 0, released: 0, error: message });

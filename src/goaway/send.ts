@@ -41,7 +41,7 @@ export interface GoAwayOptions {
 }
 
 export async function sendGoAways(targets: GoAwayTarget[], opts: GoAwayOptions): Promise<GoAwayResult[]> {
-  const results: GoAwayResult[] = new Array(targets.length);
+  const results = new Array<GoAwayResult>(targets.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < targets.length) {
@@ -69,7 +69,7 @@ async function sendOne(t: GoAwayTarget, opts: GoAwayOptions): Promise<GoAwayResu
   const started = Date.now();
   let last: Attempt = { status: null, error: 'not sent', body: null, unreachable: true, broken: false };
   let attempts = 0;
-  for (; attempts < 2; ) {
+  for (; attempts < 2;) {
     const left = opts.deadline - Date.now();
     if (left <= 0) break;
     attempts++;
@@ -78,7 +78,17 @@ async function sendOne(t: GoAwayTarget, opts: GoAwayOptions): Promise<GoAwayResu
   }
   const ok = !last.broken && last.status !== null && last.status >= 200 && last.status < 300;
   const result: GoAwayResultKind = ok ? 'notified' : last.unreachable ? 'unreachable' : 'failed';
-  return { peer: t.peer, consumer: t.consumer, provider: t.provider, result, status: last.status, error: last.error, attempts, evicted: last.body, durationMs: Date.now() - started };
+  return {
+    peer: t.peer,
+    consumer: t.consumer,
+    provider: t.provider,
+    result,
+    status: last.status,
+    error: last.error,
+    attempts,
+    evicted: last.body,
+    durationMs: Date.now() - started,
+  };
 }
 
 const UNREACHABLE = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EADDRNOTAVAIL'];
@@ -90,7 +100,11 @@ const UNREACHABLE = ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT',
 function post(t: GoAwayTarget, opts: GoAwayOptions, timeoutMs: number): Promise<Attempt> {
   const [host, port] = splitHostPort(t.peer);
   const providerHost = splitHostPort(t.provider)[0];
-  const body = JSON.stringify(opts.release ? { provider: t.provider, services: t.services, release: true } : { provider: t.provider, services: t.services, ttl: opts.ttlSeconds });
+  const body = JSON.stringify(
+    opts.release
+      ? { provider: t.provider, services: t.services, release: true }
+      : { provider: t.provider, services: t.services, ttl: opts.ttlSeconds },
+  );
   return new Promise((resolve) => {
     let settled = false;
     let status: number | null = null;
@@ -118,7 +132,13 @@ function post(t: GoAwayTarget, opts: GoAwayOptions, timeoutMs: number): Promise<
         res.on('data', (c: Buffer) => {
           size += c.length;
           if (size > MAX_ANSWER_BYTES) {
-            settle({ status, error: `answer larger than ${MAX_ANSWER_BYTES} bytes: discarded`, body: null, unreachable: false, broken: true });
+            settle({
+              status,
+              error: `answer larger than ${MAX_ANSWER_BYTES} bytes: discarded`,
+              body: null,
+              unreachable: false,
+              broken: true,
+            });
             return;
           }
           chunks.push(c);
@@ -138,11 +158,18 @@ function post(t: GoAwayTarget, opts: GoAwayOptions, timeoutMs: number): Promise<
       },
     );
     const timer = setTimeout(() => {
-      if (status === null) settle({ status: null, error: `TIMEOUT: no answer within ${timeoutMs} ms`, body: null, unreachable: true, broken: false });
+      if (status === null)
+        settle({ status: null, error: `TIMEOUT: no answer within ${timeoutMs} ms`, body: null, unreachable: true, broken: false });
       else settle({ status, error: `answer not complete within ${timeoutMs} ms: discarded`, body: null, unreachable: false, broken: true });
     }, timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => {
-      settle({ status: null, error: `${e.code ?? 'error'}: ${e.message}`, body: null, unreachable: UNREACHABLE.includes(e.code ?? ''), broken: false });
+      settle({
+        status: null,
+        error: `${e.code ?? 'error'}: ${e.message}`,
+        body: null,
+        unreachable: UNREACHABLE.includes(e.code ?? ''),
+        broken: false,
+      });
     });
     req.end(body);
   });

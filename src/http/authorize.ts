@@ -45,18 +45,28 @@ export function createAuthorizer(fleet: Fleet, adminToken: string | null): Autho
         return pid;
       }
       const c = await caller(req);
-      if (!c) throw new QuiesceError('forbidden', `cannot tell who is calling from ${req.socket.remoteAddress}:${req.socket.remotePort}; a drain of another JVM needs the admin token`);
+      if (!c)
+        throw new QuiesceError(
+          'forbidden',
+          `cannot tell who is calling from ${req.socket.remoteAddress}:${req.socket.remotePort}; a drain of another JVM needs the admin token`,
+        );
       const mine: JvmView[] = [];
       for (const j of fleet.list()) {
         if ((await netnsOf(j.pid)) === c.netns && (c.uid === 0 || c.uid === j.uid) && j.supported) mine.push(j);
       }
       if (pid !== undefined) {
         if (mine.some((j) => j.pid === pid)) return pid;
-        throw new QuiesceError('forbidden', `pid ${pid} is not a JVM of uid ${c.uid} in the caller's network namespace; acting on another JVM needs the admin token`);
+        throw new QuiesceError(
+          'forbidden',
+          `pid ${pid} is not a JVM of uid ${c.uid} in the caller's network namespace; acting on another JVM needs the admin token`,
+        );
       }
       if (mine.length === 1) return mine[0]!.pid;
       if (mine.length === 0) throw new QuiesceError('forbidden', `no JVM of uid ${c.uid} in the caller's network namespace`);
-      throw new QuiesceError('bad_request', `several JVMs in the caller's network namespace (${mine.map((j) => j.pid).join(', ')}): say which with pid`);
+      throw new QuiesceError(
+        'bad_request',
+        `several JVMs in the caller's network namespace (${mine.map((j) => j.pid).join(', ')}): say which with pid`,
+      );
     },
 
     async requireAdmin(req, what) {

@@ -40,11 +40,20 @@ function withUid(text: string): TcpRowWithUid[] {
 }
 
 async function findIn(procDir: string, sock: CallerSocket): Promise<number | null> {
-  const [v4, v6] = await Promise.all([readFile(`${procDir}/net/tcp`, 'utf8').catch(() => ''), readFile(`${procDir}/net/tcp6`, 'utf8').catch(() => '')]);
+  const [v4, v6] = await Promise.all([
+    readFile(`${procDir}/net/tcp`, 'utf8').catch(() => ''),
+    readFile(`${procDir}/net/tcp6`, 'utf8').catch(() => ''),
+  ]);
   const want = { ra: normalizeAddress(sock.remoteAddress), la: normalizeAddress(sock.localAddress) };
   for (const row of [...withUid(v4), ...withUid(v6)]) {
     // The caller's side of the connection: its local end is our remote end.
-    if (row.localPort === sock.remotePort && row.remotePort === sock.localPort && row.localAddress === want.ra && row.remoteAddress === want.la) return row.uid;
+    if (
+      row.localPort === sock.remotePort &&
+      row.remotePort === sock.localPort &&
+      row.localAddress === want.ra &&
+      row.remoteAddress === want.la
+    )
+      return row.uid;
   }
   return null;
 }

@@ -29,8 +29,17 @@ export interface HttpDeps {
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   const { fleet, metrics, isolator, drainer, auth } = deps;
-  const withIsolation = (j: JvmView): JvmView & { isolation: IsolationView | null } => ({ ...j, isolation: isolator.view(j.pid, j.startTime) });
-  const app = Fastify({ loggerInstance: deps.log.child({ part: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1 << 20 });
+  const withIsolation = (j: JvmView): JvmView & { isolation: IsolationView | null } => ({
+    ...j,
+    isolation: isolator.view(j.pid, j.startTime),
+  });
+  // Typed as fastify's own logger, so the instance is the plain FastifyInstance this returns.
+  const logger: FastifyBaseLogger = deps.log.child({ part: 'http' });
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1 << 20,
+  });
 
   app.setErrorHandler((err: FastifyError | QuiesceError, req, reply) => {
     const e = isQuiesceError(err) ? err : fromFastify(err);
@@ -46,15 +55,27 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   // The liveness probe: 503 once discovery has stopped completing scans (a stuck daemon), so the kubelet restarts it.
   app.get('/healthz', async (_req, reply) => {
     const h = fleet.health();
-    if (h.healthy) return { ok: true, version: VERSION, lastScanAt: h.lastScanAt, lastScanAgeMs: h.lastScanAgeMs, stalledPids: h.stalledPids, stuckReads: h.stuckReads };
+    if (h.healthy)
+      return {
+        ok: true,
+        version: VERSION,
+        lastScanAt: h.lastScanAt,
+        lastScanAgeMs: h.lastScanAgeMs,
+        stalledPids: h.stalledPids,
+        stuckReads: h.stuckReads,
+      };
     const why = h.lastScanError === null ? '' : ` (last attempt: ${h.lastScanError})`;
-    const e = new QuiesceError('internal', `stuck: no discovery scan completed for ${h.lastScanAgeMs} ms, more than ${h.maxAgeMs} ms${why}`, {
-      lastScanAt: h.lastScanAt,
-      lastScanAgeMs: h.lastScanAgeMs,
-      maxAgeMs: h.maxAgeMs,
-      stalledPids: h.stalledPids,
-      stuckReads: h.stuckReads,
-    });
+    const e = new QuiesceError(
+      'internal',
+      `stuck: no discovery scan completed for ${h.lastScanAgeMs} ms, more than ${h.maxAgeMs} ms${why}`,
+      {
+        lastScanAt: h.lastScanAt,
+        lastScanAgeMs: h.lastScanAgeMs,
+        maxAgeMs: h.maxAgeMs,
+        stalledPids: h.stalledPids,
+        stuckReads: h.stuckReads,
+      },
+    );
     deps.log.error({ code: e.code, err: e.message }, 'unhealthy');
     return reply.status(503).send(e.toJSON());
   });
@@ -120,7 +141,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   app.post('/online', online);
 
   app.get<{ Params: { id: string } }>('/drains/:id', async (req) => {
-    if (!/^[1-9][0-9]{0,9}$/.test(req.params.id)) throw new QuiesceError('bad_request', `drain id must be a positive integer, got "${req.params.id}"`);
+    if (!/^[1-9][0-9]{0,9}$/.test(req.params.id))
+      throw new QuiesceError('bad_request', `drain id must be a positive integer, got "${req.params.id}"`);
     const d = drainer.get(Number(req.params.id));
     if (!d) throw new QuiesceError('not_found', `no drain ${req.params.id}`);
     return d;
@@ -149,10 +171,16 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     const drained = jvm ? drainer.held(pid, jvm.startTime) : [];
     const force = queryFlag(req.query, 'force');
     if (isolation && !force) {
-      throw new QuiesceError('isolated', `pid ${pid} is isolated from ${isolation.traffic.join(', ')} since ${new Date(isolation.since).toISOString()}: POST /restore (or /online) first, or detach with ?force=1`, { pid });
+      throw new QuiesceError(
+        'isolated',
+        `pid ${pid} is isolated from ${isolation.traffic.join(', ')} since ${new Date(isolation.since).toISOString()}: POST /restore (or /online) first, or detach with ?force=1`,
+        { pid },
+      );
     }
     if (drained.length > 0 && !force) {
-      throw new QuiesceError('isolated', `pid ${pid} is drained from ${drained.join(', ')}: GET /online first, or detach with ?force=1`, { pid });
+      throw new QuiesceError('isolated', `pid ${pid} is drained from ${drained.join(', ')}: GET /online first, or detach with ?force=1`, {
+        pid,
+      });
     }
     await fleet.detach(pid);
     // The stopped agent released what it held (RocketMQ locks); registrations it removed stay removed.
@@ -172,11 +200,21 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     await auth.requireAdmin(req, 'a heap lookup');
     const body = asObject(req.body);
     const className = body['class'];
-    if (typeof className !== 'string' || className.length === 0) throw new QuiesceError('bad_request', 'body must be {"class": "<fully qualified class name>", "limit"?: N}');
+    if (typeof className !== 'string' || className.length === 0)
+      throw new QuiesceError('bad_request', 'body must be {"class": "<fully qualified class name>", "limit"?: N}');
     const limit = body['limit'] ?? 1000;
-    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1_000_000) throw new QuiesceError('bad_request', '"limit" must be an integer from 1 to 1000000');
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1_000_000)
+      throw new QuiesceError('bad_request', '"limit" must be an integer from 1 to 1000000');
     const f = await fleet.client(pid).findInstances(className, limit);
-    return { pid, className: f.className, count: f.count, instanceClasses: f.instanceClasses, tagsLeft: f.tagsLeft, truncated: f.truncated, durationMicros: f.durationMicros };
+    return {
+      pid,
+      className: f.className,
+      count: f.count,
+      instanceClasses: f.instanceClasses,
+      tagsLeft: f.tagsLeft,
+      truncated: f.truncated,
+      durationMicros: f.durationMicros,
+    };
   });
 
   app.get('/metrics', async (_req, reply) => {
@@ -195,7 +233,8 @@ function parsePid(raw: string): number {
 function trafficRequest(body: unknown): { pid: number; traffic: ReturnType<typeof parseTraffic> } {
   const b = asObject(body);
   const pid = b['pid'];
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1) throw new QuiesceError('bad_request', 'body must be {"pid": N, "traffic"?: ["dubbo" | "springcloud", ...]}');
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1)
+    throw new QuiesceError('bad_request', 'body must be {"pid": N, "traffic"?: ["dubbo" | "springcloud", ...]}');
   return { pid, traffic: parseTraffic(b['traffic']) };
 }
 

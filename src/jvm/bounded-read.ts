@@ -104,7 +104,11 @@ function describeType(st: Stats): string {
  * Calls `onChunk` with each piece of the file, up to `maxBytes` in all; `onChunk` returns true to
  * stop early. Resolves to whether the file went on past the cap.
  */
-export async function readChunks(path: string, limits: ReadLimits, onChunk: (chunk: Buffer) => boolean | void): Promise<{ truncated: boolean }> {
+export async function readChunks(
+  path: string,
+  limits: ReadLimits,
+  onChunk: (chunk: Buffer) => boolean | void,
+): Promise<{ truncated: boolean }> {
   let timedOut = false;
   const work = (async (): Promise<{ truncated: boolean }> => {
     let fh: FileHandle;
@@ -115,7 +119,8 @@ export async function readChunks(path: string, limits: ReadLimits, onChunk: (chu
       if (code === 'ELOOP') throw new BoundedReadError(path, 'symlink', `${path}: is a symbolic link, not followed`);
       // open(2) of a unix socket is ENXIO; O_NONBLOCK on a file under another process's lease is EWOULDBLOCK.
       if (code === 'ENXIO') throw new BoundedReadError(path, 'not_regular', `${path}: a socket or a device, not a regular file: not read`);
-      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') throw new BoundedReadError(path, 'would_block', `${path}: opening it would block (a lease or lock holds it): not read`);
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK')
+        throw new BoundedReadError(path, 'would_block', `${path}: opening it would block (a lease or lock holds it): not read`);
       throw e;
     }
     try {
@@ -169,7 +174,12 @@ export async function readBoundedText(path: string, limits: ReadLimits): Promise
  * Calls `onLine` for each line (without its newline); true from `onLine` stops. A line longer
  * than `maxLine` is cut to it, so memory stays at one chunk and one line whatever the file holds.
  */
-export async function scanLines(path: string, limits: ReadLimits, onLine: (line: string) => boolean | void, maxLine = 64 << 10): Promise<{ truncated: boolean }> {
+export async function scanLines(
+  path: string,
+  limits: ReadLimits,
+  onLine: (line: string) => boolean | void,
+  maxLine = 64 << 10,
+): Promise<{ truncated: boolean }> {
   const decoder = new StringDecoder('utf8');
   let carry = '';
   let stopped = false;
@@ -196,7 +206,18 @@ export async function scanLines(path: string, limits: ReadLimits, onLine: (line:
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BoundedReadError(what, 'timeout', `${what}: no answer within ${ms} ms`, p.catch(() => undefined))), ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          new BoundedReadError(
+            what,
+            'timeout',
+            `${what}: no answer within ${ms} ms`,
+            p.catch(() => undefined),
+          ),
+        ),
+      ms,
+    );
     timer.unref();
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));

@@ -59,7 +59,8 @@ async function vmLibraryOf(pid: number, onLimit?: LimitListener): Promise<VmLibr
   const path = procPath(pid, 'maps');
   try {
     const r = await scanLines(path, LIMITS.maps, (l) => scan.line(l));
-    if (r.truncated) onLimit?.({ path, reason: 'truncated', message: `${path}: longer than ${LIMITS.maps.maxBytes} bytes, judged on that much` });
+    if (r.truncated)
+      onLimit?.({ path, reason: 'truncated', message: `${path}: longer than ${LIMITS.maps.maxBytes} bytes, judged on that much` });
   } catch (e) {
     if (isGone(e)) return 'gone';
     throw e;
@@ -155,7 +156,10 @@ async function boundedProbe<T>(pid: number, work: Promise<T>, opts: DiscoveryOpt
     return await withTimeout(work, ms, `/proc/${pid}`);
   } catch (e) {
     if (isBoundedReadError(e) && e.reason === 'timeout' && e.pending !== undefined && !stalled.has(pid)) {
-      stalled.set(pid, e.pending.finally(() => stalled.delete(pid)));
+      stalled.set(
+        pid,
+        e.pending.finally(() => stalled.delete(pid)),
+      );
       opts.onLimit?.({ path: e.path, reason: 'timeout', message: `pid ${pid}: ${e.message}; not read again until that read returns` });
     }
     throw e;
@@ -168,7 +172,11 @@ export async function inspectPid(pid: number, opts: DiscoveryOptions = {}): Prom
     throw new QuiesceError('not_found', `pid ${pid}: not a valid process id`, { pid });
   }
   if (stalled.has(pid)) {
-    throw new QuiesceError('internal', `pid ${pid}: an earlier read of /proc/${pid} has not returned yet; it is not read again until it does`, { pid });
+    throw new QuiesceError(
+      'internal',
+      `pid ${pid}: an earlier read of /proc/${pid} has not returned yet; it is not read again until it does`,
+      { pid },
+    );
   }
   let result: Awaited<ReturnType<typeof probe>>;
   try {

@@ -33,7 +33,8 @@ export type ProcTextFile = 'stat' | 'status' | 'cgroup' | 'cmdline' | 'environ' 
 export async function readProcText(pid: number, file: ProcTextFile, onLimit?: LimitListener): Promise<string | null> {
   const path = procPath(pid, file);
   const r = await orNull(readBoundedText(path, LIMITS[file]));
-  if (r?.truncated) onLimit?.({ path, reason: 'truncated', message: `${path}: longer than ${LIMITS[file].maxBytes} bytes, read only that much` });
+  if (r?.truncated)
+    onLimit?.({ path, reason: 'truncated', message: `${path}: longer than ${LIMITS[file].maxBytes} bytes, read only that much` });
   return r === null ? null : r.text;
 }
 

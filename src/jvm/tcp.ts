@@ -144,11 +144,7 @@ export async function socketInodes(pid: number): Promise<Set<number>> {
  * connections (the JVM as a client) are left out: their local port is not one it listens on.
  */
 export async function inboundConnections(pid: number): Promise<InboundConnection[]> {
-  const [inodes, v4, v6] = await Promise.all([
-    socketInodes(pid),
-    readNetTcp(pid, 'tcp'),
-    readNetTcp(pid, 'tcp6'),
-  ]);
+  const [inodes, v4, v6] = await Promise.all([socketInodes(pid), readNetTcp(pid, 'tcp'), readNetTcp(pid, 'tcp6')]);
   const own = [...parseProcNetTcp(v4), ...parseProcNetTcp(v6)].filter((s) => inodes.has(s.inode));
   const listening = new Set(own.filter((s) => s.state === TCP_LISTEN).map((s) => s.localPort));
   return own

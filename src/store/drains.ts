@@ -75,7 +75,8 @@ export class DrainStore {
 
   /** The JVM's latest drain. */
   latest(pid: number, startTime: number): DrainRecord | undefined {
-    const row = this.db.prepare(`SELECT * FROM drains WHERE pid = ? AND start_time = ? ORDER BY id DESC LIMIT 1`).get(pid, startTime) as Row | undefined;
+    const row = this.db.prepare(`SELECT * FROM drains WHERE pid = ? AND start_time = ? ORDER BY id DESC LIMIT 1`).get(pid, startTime) as
+      Row | undefined;
     return row && fromRow(row);
   }
 
@@ -84,9 +85,11 @@ export class DrainStore {
   }
 
   list(pid?: number, limit = 50): DrainRecord[] {
-    const rows = (pid === undefined
-      ? this.db.prepare(`SELECT * FROM drains ORDER BY id DESC LIMIT ?`).all(limit)
-      : this.db.prepare(`SELECT * FROM drains WHERE pid = ? ORDER BY id DESC LIMIT ?`).all(pid, limit)) as Row[];
+    const rows = (
+      pid === undefined
+        ? this.db.prepare(`SELECT * FROM drains ORDER BY id DESC LIMIT ?`).all(limit)
+        : this.db.prepare(`SELECT * FROM drains WHERE pid = ? ORDER BY id DESC LIMIT ?`).all(pid, limit)
+    ) as Row[];
     return rows.map(fromRow);
   }
 }

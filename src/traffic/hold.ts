@@ -70,9 +70,11 @@ export class TrafficHolder {
       if (this.closed) return;
       const client = connected.find((c) => c.pid === hold.pid && c.startTime === hold.startTime)?.client;
       if (!client) continue;
-      await this.opts.serial.run(hold.pid, () => this.reapply(hold, client)).catch((e: unknown) =>
-        this.log.warn({ pid: hold.pid, err: (e as Error).message, step: 'hold' }, 'could not re-apply held traffic'),
-      );
+      await this.opts.serial
+        .run(hold.pid, () => this.reapply(hold, client))
+        .catch((e: unknown) =>
+          this.log.warn({ pid: hold.pid, err: (e as Error).message, step: 'hold' }, 'could not re-apply held traffic'),
+        );
     }
   }
 
@@ -84,7 +86,10 @@ export class TrafficHolder {
     if (reapplied === 0) return;
     for (const c of changes) if (c.reapplied > 0) this.opts.metrics.reapplied.inc({ traffic: c.traffic }, c.reapplied);
     hold.reapplied(changes, reapplied);
-    this.log.warn({ pid: hold.pid, reapplied, registries: changes.filter((c) => c.reapplied > 0).map((c) => c.registry) }, 'registrations came back while held; removed again');
+    this.log.warn(
+      { pid: hold.pid, reapplied, registries: changes.filter((c) => c.reapplied > 0).map((c) => c.registry) },
+      'registrations came back while held; removed again',
+    );
   }
 }
 

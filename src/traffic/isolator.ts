@@ -70,20 +70,18 @@ export class Isolator {
 
   /** What the holder re-applies: every isolation in the journal. */
   readonly holds: HoldSource = () =>
-    this.opts.store.allActive().map(
-      (r): Hold => ({
-        pid: r.pid,
-        startTime: r.startTime,
-        current: () => {
-          const now = this.opts.store.get(r.id);
-          return now?.state === 'isolated' ? trafficKinds(now.traffic) : [];
-        },
-        reapplied: (changes, count) => {
-          const now = this.opts.store.get(r.id);
-          if (now) this.opts.store.update(r.id, { addReapplied: count, removed: mergeRemoved(now.removed, changes) });
-        },
-      }),
-    );
+    this.opts.store.allActive().map((r): Hold => ({
+      pid: r.pid,
+      startTime: r.startTime,
+      current: () => {
+        const now = this.opts.store.get(r.id);
+        return now?.state === 'isolated' ? trafficKinds(now.traffic) : [];
+      },
+      reapplied: (changes, count) => {
+        const now = this.opts.store.get(r.id);
+        if (now) this.opts.store.update(r.id, { addReapplied: count, removed: mergeRemoved(now.removed, changes) });
+      },
+    }));
 
   /** The isolation a JVM is under, for /status. */
   view(pid: number, startTime: number): IsolationView | null {
@@ -97,7 +95,10 @@ export class Isolator {
     if (!r) return;
     this.setIsolatedGauge(r, 0);
     this.opts.store.markRestored(r.id);
-    this.log.warn({ pid, traffic: r.traffic, removed: r.removed }, 'isolation abandoned: its agent was stopped; what it deregistered stays deregistered');
+    this.log.warn(
+      { pid, traffic: r.traffic, removed: r.removed },
+      'isolation abandoned: its agent was stopped; what it deregistered stays deregistered',
+    );
   }
 
   async inventory(pid: number): Promise<InventoryReport> {
@@ -125,7 +126,12 @@ export class Isolator {
       this.refreshRegistrations(pid);
       const deregistered = changes.reduce((n, c) => n + c.deregistered.length, 0);
       this.log.info({ pid, traffic: kinds, deregistered, already: existing !== undefined }, 'isolated');
-      return { pid, alreadyIsolated: existing !== undefined && deregistered === 0, changes: changes.map(toChangeView), isolation: toView(record) };
+      return {
+        pid,
+        alreadyIsolated: existing !== undefined && deregistered === 0,
+        changes: changes.map(toChangeView),
+        isolation: toView(record),
+      };
     });
   }
 
@@ -147,7 +153,10 @@ export class Isolator {
       }
       this.refreshRegistrations(pid);
       const record = this.opts.store.get(existing.id)!;
-      this.log.info({ pid, traffic: traffic.length ? traffic : existing.traffic, restored: changes.reduce((n, c) => n + c.restored.length, 0) }, 'restored');
+      this.log.info(
+        { pid, traffic: traffic.length ? traffic : existing.traffic, restored: changes.reduce((n, c) => n + c.restored.length, 0) },
+        'restored',
+      );
       return { pid, restored: true, changes: changes.map(toChangeView), isolation: record.state === 'isolated' ? toView(record) : null };
     });
   }

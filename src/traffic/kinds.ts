@@ -31,7 +31,8 @@ export function parseTraffic(raw: unknown): TrafficKind[] {
   if (!Array.isArray(list)) throw new QuiesceError('bad_request', `"traffic" must be an array of ${TRAFFIC_KINDS.join(', ')}`);
   const out: TrafficKind[] = [];
   for (const k of list as unknown[]) {
-    if (!isTrafficKind(k)) throw new QuiesceError('bad_request', `unknown traffic kind ${JSON.stringify(k)}; known: ${TRAFFIC_KINDS.join(', ')}`);
+    if (!isTrafficKind(k))
+      throw new QuiesceError('bad_request', `unknown traffic kind ${JSON.stringify(k)}; known: ${TRAFFIC_KINDS.join(', ')}`);
     if (!out.includes(k)) out.push(k);
   }
   return out;

@@ -170,7 +170,12 @@ describe.each(CASES)('inbound requests, $fixture', (c) => {
   }
 
   it('/offline waits for the requests in flight, and ends in timeout when one outlasts it', async () => {
-    interface Drain { outcome: string; durationSeconds: number; inFlightAtEnd: number | null; steps: Array<{ name: string; outcome: string | null }> }
+    interface Drain {
+      outcome: string;
+      durationSeconds: number;
+      inFlightAtEnd: number | null;
+      steps: Array<{ name: string; outcome: string | null }>;
+    }
     const wait = (d: Drain): string | null | undefined => d.steps.find((x) => x.name === 'wait')?.outcome;
     const two = Array.from({ length: 2 }, () => fetch(url('/slow?ms=2500')).then((r) => r.text()));
     await waitFor('2 in flight', (r) => r.inFlight === 2, 2_000);

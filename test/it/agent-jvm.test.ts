@@ -99,11 +99,7 @@ class AgentConnection {
   async command(kind: Command['kind'], timeoutMs = 30_000): Promise<CommandResult> {
     const id = `c${this.nextId++}`;
     this.outgoing.push({ body: { $case: 'command', value: { id, kind } } });
-    const m = await this.incoming.take(
-      (x) => x.body?.$case === 'result' && x.body.value.id === id,
-      timeoutMs,
-      `result of ${id}`,
-    );
+    const m = await this.incoming.take((x) => x.body?.$case === 'result' && x.body.value.id === id, timeoutMs, `result of ${id}`);
     if (m.body?.$case !== 'result') throw new Error('unreachable');
     return m.body.value;
   }
@@ -155,9 +151,7 @@ function ensureBuilt(): void {
 
 /** javac the fixture once per content: .cache/agent-jvm-fixture/<hash of the sources>. */
 function compileFixture(): string {
-  const files = (readdirSync(FIXTURE_SRC, { recursive: true }) as string[])
-    .filter((f) => f.endsWith('.java'))
-    .sort();
+  const files = (readdirSync(FIXTURE_SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.java')).sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(f).update(readFileSync(join(FIXTURE_SRC, f)));
   const out = join(ROOT, '.cache/agent-jvm-fixture', hash.digest('hex').slice(0, 16));
@@ -246,8 +240,7 @@ describe('agent-jvm in a real JVM', () => {
   let hello: Hello;
   let javaVersion: string;
 
-  const attach = () =>
-    attachAgent(classes, zoo, `socket=${socket},native=${NATIVE_LIB},log=${join(dir, 'agent.log')}`);
+  const attach = () => attachAgent(classes, zoo, `socket=${socket},native=${NATIVE_LIB},log=${join(dir, 'agent.log')}`);
   const agentLog = () => (existsSync(join(dir, 'agent.log')) ? readFileSync(join(dir, 'agent.log'), 'utf8') : '');
 
   beforeAll(async () => {
@@ -264,9 +257,11 @@ describe('agent-jvm in a real JVM', () => {
       `-javaagent:${AGENT_JAR}=socket=${socket},native=${NATIVE_LIB},log=${join(dir, 'agent.log')}`,
     ]);
     javaVersion = (await zoo.line('fixture: ready')).split('java.version=')[1] ?? '';
-    conn = await srv.connections.take(() => true, 15_000, 'agent connection').catch((e: Error) => {
-      throw new Error(`${e.message}\nagent log:\n${agentLog()}\nstderr:\n${zoo.stderr}`);
-    });
+    conn = await srv.connections
+      .take(() => true, 15_000, 'agent connection')
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\nagent log:\n${agentLog()}\nstderr:\n${zoo.stderr}`);
+      });
     hello = await conn.hello();
     conn.welcome(200);
   });

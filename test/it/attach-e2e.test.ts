@@ -15,7 +15,8 @@ import { jdk17, temurin, type JavaHome } from '../../testkit/java-homes.js';
 import type { AttachJson, JvmJson } from '../../testkit/api-types.js';
 
 // JDK 21+ print this on the target's stderr for any dynamically loaded agent (JEP 451).
-const DYNAMIC_AGENT_WARNING = /^WARNING: (A Java agent has been loaded dynamically|If a serviceability tool is|Dynamic loading of agents will be disallowed)/;
+const DYNAMIC_AGENT_WARNING =
+  /^WARNING: (A Java agent has been loaded dynamically|If a serviceability tool is|Dynamic loading of agents will be disallowed)/;
 
 let daemon: DaemonProcess;
 const jvms = new Map<string, { home: JavaHome; jvm: ContainerJvm }>();
@@ -26,7 +27,12 @@ beforeAll(async () => {
   const homes = { jdk17: jdk17(), temurin: temurin() };
   await Promise.all(
     Object.entries(homes).map(async ([name, home]) => {
-      const jvm = await startContainerJvm({ javaHome: home.home, classpath: fx.classes, mainClass: 'ZooApp', javaAsInit: name === 'temurin' });
+      const jvm = await startContainerJvm({
+        javaHome: home.home,
+        classpath: fx.classes,
+        mainClass: 'ZooApp',
+        javaAsInit: name === 'temurin',
+      });
       jvms.set(name, { home, jvm });
     }),
   );
@@ -54,11 +60,14 @@ describe.each(['jdk17', 'temurin'])('attach into a container JVM on %s', (name) 
     expect(j!.agent.version).toBe('0.1.0');
   });
 
-  it('the application keeps running and prints nothing new but the JDK\'s own dynamic-agent warning', async () => {
+  it("the application keeps running and prints nothing new but the JDK's own dynamic-agent warning", async () => {
     const { home, jvm } = get();
     expect(() => process.kill(jvm.pid, 0)).not.toThrow();
     expect(jvm.stdout()).toBe('READY\n');
-    const stderr = jvm.stderr().split('\n').filter((l) => l.length > 0);
+    const stderr = jvm
+      .stderr()
+      .split('\n')
+      .filter((l) => l.length > 0);
     for (const line of stderr) expect(line).toMatch(DYNAMIC_AGENT_WARNING);
     if (home.feature < 21) expect(stderr).toEqual([]);
   });
@@ -79,20 +88,29 @@ describe.each(['jdk17', 'temurin'])('attach into a container JVM on %s', (name) 
 
   it('finds live instances of a class and its subclasses through JVMTI, and clears its tags', async () => {
     const { jvm } = get();
-    const all = await daemon.post<{ count: number; instanceClasses: string[]; tagsLeft: number; truncated: boolean }>(`/jvms/${jvm.pid}/instances`, { class: 'ZooAnimal' });
+    const all = await daemon.post<{ count: number; instanceClasses: string[]; tagsLeft: number; truncated: boolean }>(
+      `/jvms/${jvm.pid}/instances`,
+      { class: 'ZooAnimal' },
+    );
     expect(all.status, JSON.stringify(all.body)).toBe(200);
     expect(all.body.count).toBe(15);
     expect(all.body.tagsLeft).toBe(0);
-    const byClass = (xs: string[]): Record<string, number> => xs.reduce<Record<string, number>>((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {});
+    const byClass = (xs: string[]): Record<string, number> =>
+      xs.reduce<Record<string, number>>((m, c) => ({ ...m, [c]: (m[c] ?? 0) + 1 }), {});
     expect(byClass(all.body.instanceClasses)).toEqual({ ZooAnimal: 5, ZooDog: 7, ZooCat: 3 });
 
     const dogs = await daemon.post<{ count: number; tagsLeft: number }>(`/jvms/${jvm.pid}/instances`, { class: 'ZooDog' });
     expect(dogs.body).toMatchObject({ count: 7, tagsLeft: 0 });
 
-    const some = await daemon.post<{ count: number; truncated: boolean; tagsLeft: number }>(`/jvms/${jvm.pid}/instances`, { class: 'ZooAnimal', limit: 4 });
+    const some = await daemon.post<{ count: number; truncated: boolean; tagsLeft: number }>(`/jvms/${jvm.pid}/instances`, {
+      class: 'ZooAnimal',
+      limit: 4,
+    });
     expect(some.body).toMatchObject({ count: 4, truncated: true, tagsLeft: 0 });
 
-    const missing = await daemon.post<{ error: { code: string; message: string } }>(`/jvms/${jvm.pid}/instances`, { class: 'no.such.Clazz' });
+    const missing = await daemon.post<{ error: { code: string; message: string } }>(`/jvms/${jvm.pid}/instances`, {
+      class: 'no.such.Clazz',
+    });
     expect(missing.status).toBe(502);
     expect(missing.body.error.code).toBe('agent_command_failed');
     expect(missing.body.error.message).toContain('class_not_found');
@@ -137,7 +155,9 @@ describe('the gRPC API and the CLI', () => {
     const pid = jvms.get('jdk17')!.jvm.pid;
     const out = execFileSync(process.execPath, [CLI, 'jvms', '--grpc', `127.0.0.1:${daemon.grpcPort}`], { encoding: 'utf8' });
     expect(out).toMatch(new RegExp(`^${pid}\\s+\\d+\\s+1000\\s+17\\.`, 'm'));
-    const attach = execFileSync(process.execPath, [CLI, 'attach', String(pid), '--grpc', `127.0.0.1:${daemon.grpcPort}`], { encoding: 'utf8' });
+    const attach = execFileSync(process.execPath, [CLI, 'attach', String(pid), '--grpc', `127.0.0.1:${daemon.grpcPort}`], {
+      encoding: 'utf8',
+    });
     expect(attach).toContain('(already attached)');
   });
 

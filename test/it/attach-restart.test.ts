@@ -17,7 +17,8 @@ async function waitConnected(d: DaemonProcess, pid: number, withinMs: number): P
     const s = await d.get<{ jvms: JvmJson[] }>('/status');
     const j = s.body.jvms.find((x) => x.pid === pid);
     if (j?.agent.state === 'connected') return j;
-    if (Date.now() > deadline) throw new Error(`agent of pid ${pid} not connected within ${withinMs} ms: ${JSON.stringify(j)}\n${d.logs()}`);
+    if (Date.now() > deadline)
+      throw new Error(`agent of pid ${pid} not connected within ${withinMs} ms: ${JSON.stringify(j)}\n${d.logs()}`);
     await sleep(50);
   }
 }

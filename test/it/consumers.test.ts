@@ -27,7 +27,12 @@ function open(): Promise<Socket> {
 }
 
 beforeAll(async () => {
-  server = await startContainerJvm({ javaHome: jdk17().home, classpath: buildFixtures().classes, mainClass: 'EchoServer', network: 'host' });
+  server = await startContainerJvm({
+    javaHome: jdk17().home,
+    classpath: buildFixtures().classes,
+    mainClass: 'EchoServer',
+    network: 'host',
+  });
   port = Number(/READY (\d+)/.exec(server.stdout())![1]);
 });
 
@@ -72,9 +77,17 @@ describe('consumer tracking', () => {
     const d = await startDaemon({ extraArgs: ['--consumer-sample-interval', '200', '--consumer-window', '1500'] });
     daemons.push(d);
     const s = await open();
-    await settle(() => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`), (x) => x.body.consumers.length === 1, 10_000);
+    await settle(
+      () => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`),
+      (x) => x.body.consumers.length === 1,
+      10_000,
+    );
     s.destroy();
-    const r = await settle(() => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`), (x) => x.body.consumers.length === 0, 10_000);
+    const r = await settle(
+      () => d.get<ConsumersJson>(`/jvms/${server.pid}/consumers`),
+      (x) => x.body.consumers.length === 0,
+      10_000,
+    );
     expect(r.body.consumers).toEqual([]);
   });
 });
@@ -85,7 +98,7 @@ describe('consumers reported by the agent', () => {
     await app?.kill();
   });
 
-  it('adds the agent\'s inbound peers, with the node a consumer announced', async () => {
+  it("adds the agent's inbound peers, with the node a consumer announced", async () => {
     app = await startContainerJvm({
       javaHome: jdk17().home,
       hostClasspath: buildMavenFixture('inbound-servlet').classpath,
@@ -106,11 +119,16 @@ describe('consumers reported by the agent', () => {
       req.end();
     });
     const r = await settle(
-      () => d.get<{ consumers: Array<{ address: string; localPort: number; sources: string[]; consumerNode: string | null }> }>(`/jvms/${app!.pid}/consumers`),
+      () =>
+        d.get<{ consumers: Array<{ address: string; localPort: number; sources: string[]; consumerNode: string | null }> }>(
+          `/jvms/${app!.pid}/consumers`,
+        ),
       (x) => x.body.consumers.some((c) => c.sources.includes('agent')),
       10_000,
     );
-    expect(r.body.consumers).toContainEqual(expect.objectContaining({ address: '127.0.0.1', localPort: appPort, consumerNode: '127.0.0.1:17370' }));
+    expect(r.body.consumers).toContainEqual(
+      expect.objectContaining({ address: '127.0.0.1', localPort: appPort, consumerNode: '127.0.0.1:17370' }),
+    );
     expect(r.body.consumers.find((c) => c.localPort === appPort)?.sources).toContain('agent');
   });
 });

@@ -53,7 +53,11 @@ describe('daemon HTTP API', () => {
   });
 
   it('a body that is not JSON is a 400 bad_request', async () => {
-    const res = await fetch(`${d.base}/jvms/1/instances`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
+    const res = await fetch(`${d.base}/jvms/1/instances`, {
+      method: 'POST',
+      body: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: { code: string } };
     expect(body.error.code).toBe('bad_request');

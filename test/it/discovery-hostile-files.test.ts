@@ -44,14 +44,19 @@ const jvms = new Map<Hostile, ContainerJvm>();
 let daemon: DaemonProcess | undefined;
 
 function vmRssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:')) ?? '';
+  const line =
+    readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:')) ?? '';
   return Number(/(\d+)/.exec(line)?.[1] ?? NaN) * 1024;
 }
 
 beforeAll(async () => {
   const { classes } = buildFixtures();
   const kinds: Hostile[] = ['fifo', 'zero', 'huge', 'symlink'];
-  const started = await Promise.all(kinds.map(() => startContainerJvm({ javaHome: home, classpath: classes, mainClass: 'SteadyApp', args: ['1'] })));
+  const started = await Promise.all(
+    kinds.map(() => startContainerJvm({ javaHome: home, classpath: classes, mainClass: 'SteadyApp', args: ['1'] })),
+  );
   kinds.forEach((k, i) => {
     const j = started[i]!;
     jvms.set(k, j);
@@ -68,7 +73,15 @@ afterAll(async () => {
 const pidOf = (k: Hostile): number => jvms.get(k)!.pid;
 
 function expectUnknownJdk(j: JvmProcess | undefined): void {
-  expect(j).toMatchObject({ vm: 'hotspot', jdkVersion: null, jdkFeature: null, vendor: null, javaHome: null, main: 'SteadyApp', foreignMountNs: true });
+  expect(j).toMatchObject({
+    vm: 'hotspot',
+    jdkVersion: null,
+    jdkFeature: null,
+    vendor: null,
+    javaHome: null,
+    main: 'SteadyApp',
+    foreignMountNs: true,
+  });
 }
 
 describe('discovery with hostile release files', () => {
@@ -109,7 +122,9 @@ describe('discovery with hostile release files', () => {
     const found = await discoverJvms({ probeTimeoutMs: 0, onLimit: (n) => notices.push(n) });
     expect(Date.now() - t0).toBeLessThan(3_000);
     expect(found.map((j) => j.pid)).toEqual(expect.arrayContaining([...jvms.keys()].map(pidOf)));
-    expect(notices.some((n) => n.reason === 'timeout' && /^pid \d+: \/proc\/\d+: no answer within 0 ms; not read again/.test(n.message))).toBe(true);
+    expect(
+      notices.some((n) => n.reason === 'timeout' && /^pid \d+: \/proc\/\d+: no answer within 0 ms; not read again/.test(n.message)),
+    ).toBe(true);
     // The reads given up on finish on their own; until then their pids are not read again.
     expect(stalledPids().length).toBeGreaterThan(0);
     for (let i = 0; i < 100 && stalledPids().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -122,7 +137,9 @@ describe('discovery with hostile release files', () => {
     const t0 = Date.now();
     daemon = await startDaemon();
     const s = await daemon.get<{ jvms: Array<{ pid: number; jdk: string | null; vendor: string | null }> }>('/status?refresh=1');
-    console.log(`daemon start + /status?refresh=1: ${Date.now() - t0} ms, daemon RSS ${Math.round(vmRssBytes(daemon.proc.pid!) / 2 ** 20)} MiB`);
+    console.log(
+      `daemon start + /status?refresh=1: ${Date.now() - t0} ms, daemon RSS ${Math.round(vmRssBytes(daemon.proc.pid!) / 2 ** 20)} MiB`,
+    );
     expect(s.status).toBe(200);
     for (const k of jvms.keys()) expect(s.body.jvms.find((j) => j.pid === pidOf(k))).toMatchObject({ jdk: null, vendor: null });
     for (const k of jvms.keys()) expect(daemon.logs()).toContain(`/proc/${pidOf(k)}/root${release}`);

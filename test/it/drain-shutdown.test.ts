@@ -51,7 +51,10 @@ describe('a daemon stopped mid-drain', () => {
       daemons.push(first);
       const client = connect({ host: '127.0.0.1', port: jvmPort });
       sockets.push(client);
-      await until(() => first.get<{ consumers: unknown[] }>(`/jvms/${jvm!.pid}/consumers`), (r) => r.body.consumers.length > 0);
+      await until(
+        () => first.get<{ consumers: unknown[] }>(`/jvms/${jvm!.pid}/consumers`),
+        (r) => r.body.consumers.length > 0,
+      );
       const pending = first.get<DrainJson>(`/offline?pid=${jvm.pid}&timeout=20&quiet=0.2`);
       await until(
         () => first.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm!.pid}`),

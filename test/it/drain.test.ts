@@ -12,7 +12,7 @@ import { buildFixtures } from '../../testkit/fixtures.js';
 import { jdk17 } from '../../testkit/java-homes.js';
 import { settle } from '../../testkit/poll.js';
 import { freePort } from '../../testkit/ports.js';
-import type { DrainJson, ErrorJson, StepJson } from '../../testkit/api-types.js';
+import type { DrainJson, ErrorJson } from '../../testkit/api-types.js';
 
 let provider: ContainerJvm;
 let isolatedJvm: ContainerJvm;
@@ -42,7 +42,11 @@ beforeAll(async () => {
     s.on('error', reject);
     sockets.push(s);
   });
-  await settle(() => providerDaemon.get<{ consumers: unknown[] }>(`/jvms/${provider.pid}/consumers`), (r) => r.body.consumers.length > 0, 15_000);
+  await settle(
+    () => providerDaemon.get<{ consumers: unknown[] }>(`/jvms/${provider.pid}/consumers`),
+    (r) => r.body.consumers.length > 0,
+    15_000,
+  );
 });
 
 afterAll(async () => {
@@ -93,7 +97,11 @@ describe('/offline', () => {
   });
 
   it('/online undoes the drain; a consumer whose daemon is down counts as unreachable and the drain still completes', async () => {
-    const on = await providerDaemon.get<{ undone: boolean; drain: number; consumers: { released: number; results: Array<{ consumer: string; provider: string; result: string }> } | null }>(`/online?pid=${provider.pid}`);
+    const on = await providerDaemon.get<{
+      undone: boolean;
+      drain: number;
+      consumers: { released: number; results: Array<{ consumer: string; provider: string; result: string }> } | null;
+    }>(`/online?pid=${provider.pid}`);
     expect(on.status).toBe(200);
     expect(on.body).toMatchObject({ undone: true, drain: first.id });
     // The consumer the GoAway reached is told the provider is back, through the same daemon.
@@ -110,7 +118,7 @@ describe('/offline', () => {
     await providerDaemon.get(`/online?pid=${provider.pid}`);
   });
 
-  it('refuses bad parameters and other callers\' JVMs with a reason', async () => {
+  it("refuses bad parameters and other callers' JVMs with a reason", async () => {
     const bad = await providerDaemon.get<ErrorJson>(`/offline?pid=${provider.pid}&timeout=-1`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toContain('timeout');
@@ -121,7 +129,7 @@ describe('/offline', () => {
     expect(other.body.error.message).toContain('admin token');
   });
 
-  it('a GoAway may only remove its sender\'s own address', async () => {
+  it("a GoAway may only remove its sender's own address", async () => {
     const r = await providerDaemon.post<ErrorJson>('/goaway', { provider: '10.1.2.3:20880', ttl: 30 });
     expect(r.status).toBe(403);
     expect(r.body.error.code).toBe('forbidden');
@@ -163,7 +171,12 @@ describe('/offline', () => {
 
   it('a drain whose JVM exited while the daemon was down is ended as failed, never resumed into another process', async () => {
     // In the host's network namespace, as the caller: a self-drain, no admin token needed.
-    const jvm = await startContainerJvm({ javaHome: jdk17().home, classpath: buildFixtures().classes, mainClass: 'EchoServer', network: 'host' });
+    const jvm = await startContainerJvm({
+      javaHome: jdk17().home,
+      classpath: buildFixtures().classes,
+      mainClass: 'EchoServer',
+      network: 'host',
+    });
     const jvmPort = Number(/READY (\d+)/.exec(jvm.stdout())![1]);
     // The consumer's "daemon" accepts and never answers: the GoAway step holds the drain for its timeout and retry.
     const silent = createServer((c) => sockets.push(c));
@@ -176,9 +189,17 @@ describe('/offline', () => {
     try {
       const client = connect({ host: '127.0.0.1', port: jvmPort });
       sockets.push(client);
-      await settle(() => first.get<{ consumers: unknown[] }>(`/jvms/${jvm.pid}/consumers`), (r) => r.body.consumers.length > 0, 15_000);
+      await settle(
+        () => first.get<{ consumers: unknown[] }>(`/jvms/${jvm.pid}/consumers`),
+        (r) => r.body.consumers.length > 0,
+        15_000,
+      );
       const pending = first.get(`/offline?pid=${jvm.pid}&timeout=20&quiet=0.2`).catch((e: unknown) => e);
-      const seen = await settle(() => first.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm.pid}`), (r) => r.body.drains[0]?.steps.find((s) => s.name === 'goaway')?.state === 'running', 15_000);
+      const seen = await settle(
+        () => first.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm.pid}`),
+        (r) => r.body.drains[0]?.steps.find((s) => s.name === 'goaway')?.state === 'running',
+        15_000,
+      );
       expect(seen.body.drains[0]?.outcome).toBe('running');
       await first.stop('SIGKILL');
       await pending;
@@ -188,7 +209,10 @@ describe('/offline', () => {
       const d = (await next.get<{ drains: DrainJson[] }>(`/drains?pid=${jvm.pid}`)).body.drains[0]!;
       expect(d.outcome).toBe('failed');
       for (const name of ['goaway', 'wait', 'events']) {
-        expect(d.steps.find((s) => s.name === name)).toMatchObject({ state: 'failed', outcome: 'the JVM exited while the daemon was down' });
+        expect(d.steps.find((s) => s.name === name)).toMatchObject({
+          state: 'failed',
+          outcome: 'the JVM exited while the daemon was down',
+        });
       }
       expect(next.logs()).toContain('was not resumed: the JVM exited while the daemon was down');
       expect(next.logs()).not.toContain('resuming a drain');
@@ -203,7 +227,11 @@ describe('/offline', () => {
     const label = `pid="${provider.pid}"`;
     expect((await daemon.get<string>('/metrics')).body).toContain(`quiesce_drain_phase{${label}}`);
     await provider.kill();
-    const m = await settle(() => daemon.get<string>('/metrics'), (r) => !r.body.includes(label), 15_000);
+    const m = await settle(
+      () => daemon.get<string>('/metrics'),
+      (r) => !r.body.includes(label),
+      15_000,
+    );
     expect(m.body).not.toContain(label);
     expect(m.body).toContain('quiesce_jvms');
   });

@@ -13,7 +13,10 @@ let daemon: DaemonProcess;
 let jvm: ContainerJvm;
 
 beforeAll(async () => {
-  [daemon, jvm] = await Promise.all([startDaemon(), startContainerJvm({ javaHome: jdk17().home, classpath: buildFixtures().classes, mainClass: 'SteadyApp' })]);
+  [daemon, jvm] = await Promise.all([
+    startDaemon(),
+    startContainerJvm({ javaHome: jdk17().home, classpath: buildFixtures().classes, mainClass: 'SteadyApp' }),
+  ]);
 });
 afterAll(async () => {
   await daemon?.stop();

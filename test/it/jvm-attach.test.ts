@@ -19,9 +19,16 @@ const QUIET = [...SMALL_JVM_FLAGS];
 describe('attach into container JVMs', () => {
   let fx: Fixtures;
   let runDir: string | undefined;
-  const c: Record<'jdk17' | 'temurin' | 'noAttach' | 'noAgentsFlag' | 'noAgentsHidden' | 'roTmp' | 'noexecTmp', ContainerJvm | undefined> = {
-    jdk17: undefined, temurin: undefined, noAttach: undefined, noAgentsFlag: undefined, noAgentsHidden: undefined, roTmp: undefined, noexecTmp: undefined,
-  };
+  const c: Record<'jdk17' | 'temurin' | 'noAttach' | 'noAgentsFlag' | 'noAgentsHidden' | 'roTmp' | 'noexecTmp', ContainerJvm | undefined> =
+    {
+      jdk17: undefined,
+      temurin: undefined,
+      noAttach: undefined,
+      noAgentsFlag: undefined,
+      noAgentsHidden: undefined,
+      roTmp: undefined,
+      noexecTmp: undefined,
+    };
   const get = (k: keyof typeof c): ContainerJvm => {
     const v = c[k];
     if (!v) throw new Error(`${k} not started`);
@@ -47,7 +54,12 @@ describe('attach into container JVMs', () => {
       startContainerJvm({ ...base, javaHome: temurin().home }),
       startContainerJvm({ ...base, javaHome: jdk17().home, env: { JAVA_TOOL_OPTIONS: '-XX:+DisableAttachMechanism' } }),
       startContainerJvm({ ...base, javaHome: temurin().home, jvmFlags: [...QUIET, '-XX:-EnableDynamicAgentLoading'] }),
-      startContainerJvm({ ...base, classpath: hiddenCp, javaHome: temurin().home, jvmFlags: [...QUIET, '-XX:VMOptionsFile=/tmp/app/noagents.flags'] }),
+      startContainerJvm({
+        ...base,
+        classpath: hiddenCp,
+        javaHome: temurin().home,
+        jvmFlags: [...QUIET, '-XX:VMOptionsFile=/tmp/app/noagents.flags'],
+      }),
       startContainerJvm({ ...base, javaHome: jdk17().home, readOnlyTmp: true, cwd: roCwd }),
       startContainerJvm({ ...base, javaHome: temurin().home, tmpOptions: 'noexec', cwd: path.join(runDir, 'noexec-cwd') }),
     ]);
@@ -55,7 +67,7 @@ describe('attach into container JVMs', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(Object.values(c).map((x) => x?.kill()));
+    await Promise.all(Object.values(c).flatMap((x) => (x ? [x.kill()] : [])));
     if (runDir) rmSync(runDir, { recursive: true, force: true });
   });
 
@@ -97,7 +109,9 @@ describe('attach into container JVMs', () => {
         // root's directory (nothing in the path can be swapped by the JVM's user), the JVM user's files
         expect([statSync(d.dir.hostPath).uid, statSync(d.dir.hostPath).mode & 0o777]).toEqual([0, 0o755]);
         // Not visible on the host's own /tmp: it went into the container's tmpfs.
-        expect(existsSync('/tmp/.quiesce/test-0/good-agent.jar') && statSync('/tmp/.quiesce/test-0/good-agent.jar').ino === st.ino).toBe(false);
+        expect(existsSync('/tmp/.quiesce/test-0/good-agent.jar') && statSync('/tmp/.quiesce/test-0/good-agent.jar').ino === st.ino).toBe(
+          false,
+        );
         const again = await deliverFiles(jvm, { good: fx.goodAgentJar }, 'test-0');
         expect(again.copied).toEqual([]);
         expect(agentSocketPaths(jvm, d.dir)).toEqual({
@@ -114,7 +128,10 @@ describe('attach into container JVMs', () => {
           details: { rc: 102 },
           message: expect.stringMatching(new RegExp(`pid ${jvm.pid}.*bad-agent\\.jar.*102`)),
         });
-        await expect(loadAgent(jvm, '/tmp/.quiesce/test-0/missing.jar', '')).rejects.toMatchObject({ code: 'agent_failed', details: { rc: 100 } });
+        await expect(loadAgent(jvm, '/tmp/.quiesce/test-0/missing.jar', '')).rejects.toMatchObject({
+          code: 'agent_failed',
+          details: { rc: 100 },
+        });
       });
     });
   }
@@ -122,7 +139,10 @@ describe('attach into container JVMs', () => {
   it('attach_disabled from JAVA_TOOL_OPTIONS, without signalling (no thread dump in the app output)', async () => {
     const jvm = await inspectPid(get('noAttach').pid);
     expect(jvm.attachDisabled).toBe(true);
-    await expect(execute(jvm, 'properties')).rejects.toMatchObject({ code: 'attach_disabled', message: expect.stringContaining(`pid ${jvm.pid}`) });
+    await expect(execute(jvm, 'properties')).rejects.toMatchObject({
+      code: 'attach_disabled',
+      message: expect.stringContaining(`pid ${jvm.pid}`),
+    });
     await expect(loadAgent(jvm, '/tmp/x.jar', '')).rejects.toMatchObject({ code: 'attach_disabled' });
     await new Promise((r) => setTimeout(r, 300));
     expect(get('noAttach').stdout()).not.toContain('Full thread dump');
@@ -188,7 +208,10 @@ describe('attach into container JVMs', () => {
     writeFileSync(victimFile, 'host data');
     symlinkSync(victimDir, `/proc/${jvm.pid}/root/tmp/.quiesce`);
     symlinkSync(victimFile, `/proc/${jvm.pid}/root/tmp/.attach_pid${jvm.nspid}`);
-    await expect(deliverFiles(jvm, { good: fx.goodAgentJar }, 'evil')).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('/tmp/.quiesce') });
+    await expect(deliverFiles(jvm, { good: fx.goodAgentJar }, 'evil')).rejects.toMatchObject({
+      code: 'internal',
+      message: expect.stringContaining('/tmp/.quiesce'),
+    });
     const r = await execute(jvm, 'properties'); // the trigger symlink is replaced, not followed
     expect(r.status).toBe(0);
     expect(readdirSync(victimDir)).toEqual(['file']);
@@ -209,9 +232,25 @@ async function fakeJvm(pid: number, over: Partial<JvmProcess>): Promise<JvmProce
   const startTime = await readStartTime(pid);
   if (startTime === null) throw new Error('gone');
   return {
-    pid, nspid: 900_000_000 + Math.floor(Math.random() * 1_000_000), uid: 1000, gid: 1000, startTime, vm: 'hotspot',
-    jdkVersion: null, jdkFeature: null, vendor: null, javaHome: null, main: null, mainKind: null, containerId: null,
-    foreignMountNs: false, supported: true, unsupportedReason: null, attachDisabled: false, dynamicAgentsDisabled: false, cmdline: [],
+    pid,
+    nspid: 900_000_000 + Math.floor(Math.random() * 1_000_000),
+    uid: 1000,
+    gid: 1000,
+    startTime,
+    vm: 'hotspot',
+    jdkVersion: null,
+    jdkFeature: null,
+    vendor: null,
+    javaHome: null,
+    main: null,
+    mainKind: null,
+    containerId: null,
+    foreignMountNs: false,
+    supported: true,
+    unsupportedReason: null,
+    attachDisabled: false,
+    dynamicAgentsDisabled: false,
+    cmdline: [],
     ...over,
   };
 }
@@ -255,13 +294,19 @@ describe('attach client against fake listeners', () => {
       const jvm = await fakeJvm(proc.pid, { uid: 0, gid: 0 });
       const sock = socketHostPath(jvm);
       // A listener killed without cleaning up: the socket file stays, nobody accepts.
-      const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`]);
+      const holder = spawn(process.execPath, [
+        '-e',
+        `require('net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`,
+      ]);
       await new Promise((r) => holder.stdout.once('data', r));
       holder.kill('SIGKILL');
       await new Promise((r) => holder.once('close', r));
       expect(existsSync(sock)).toBe(true);
       // The stale socket is dropped and a cold attach begins (which then stops: sleep does not catch SIGQUIT).
-      await expect(execute(jvm, 'properties', [], { timeoutMs: 300 })).rejects.toMatchObject({ code: 'attach_timeout', message: expect.stringContaining('does not catch SIGQUIT') });
+      await expect(execute(jvm, 'properties', [], { timeoutMs: 300 })).rejects.toMatchObject({
+        code: 'attach_timeout',
+        message: expect.stringContaining('does not catch SIGQUIT'),
+      });
       expect(existsSync(sock)).toBe(false);
     } finally {
       await proc.kill();

@@ -62,7 +62,10 @@ describe('discovery of real JVMs in containers', () => {
   });
 
   it('inspectPid: not_a_jvm for sleep, not_found for a dead pid', async () => {
-    await expect(inspectPid(sleeper.pid)).rejects.toMatchObject({ code: 'not_a_jvm', message: expect.stringContaining(`pid ${sleeper.pid}`) });
+    await expect(inspectPid(sleeper.pid)).rejects.toMatchObject({
+      code: 'not_a_jvm',
+      message: expect.stringContaining(`pid ${sleeper.pid}`),
+    });
     await expect(inspectPid(deadPid())).rejects.toMatchObject({ code: 'not_found' });
     await expect(inspectPid(-3)).rejects.toMatchObject({ code: 'not_found' });
   });

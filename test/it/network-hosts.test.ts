@@ -17,8 +17,19 @@ describe('test hosts', () => {
   it('two hosts reach each other, the test process reaches both, and nothing is left after close', async () => {
     net = createNetwork(2);
     const [a, b] = net.hosts;
-    const server = spawn('ip', ['netns', 'exec', b!.netns, process.execPath, '-e', `require('net').createServer(s=>s.end('from-b')).listen(9000,'${b!.address}',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((r) => server.stdout!.once('data', () => r()));
+    const server = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        b!.netns,
+        process.execPath,
+        '-e',
+        `require('net').createServer(s=>s.end('from-b')).listen(9000,'${b!.address}',()=>console.log('up'))`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((r) => server.stdout.once('data', () => r()));
     try {
       expect(fetchFrom(a!.netns, b!.address, 9000)).toBe('from-b');
       expect(fetchFrom(a!.netns, '127.0.0.1', 9000)).toMatch(/^ERR/);

@@ -3,7 +3,21 @@
 import { offlineDubboSuite } from '../../testkit/offline-dubbo-suite.js';
 
 if (process.env['QUIESCE_OFFLINE_DUBBO'] === 'dubbo27') {
-  offlineDubboSuite({ fixture: 'dubbo27', label: 'Dubbo 2.7', framework: 'apache-dubbo', version: /^2\.7\./, directories: false, writeableEvent: false });
+  offlineDubboSuite({
+    fixture: 'dubbo27',
+    label: 'Dubbo 2.7',
+    framework: 'apache-dubbo',
+    version: /^2\.7\./,
+    directories: false,
+    writeableEvent: false,
+  });
 } else {
-  offlineDubboSuite({ fixture: 'dubbo33', label: 'Dubbo 3.3', framework: 'apache-dubbo', version: /^3\.3\./, directories: true, writeableEvent: true });
+  offlineDubboSuite({
+    fixture: 'dubbo33',
+    label: 'Dubbo 3.3',
+    framework: 'apache-dubbo',
+    version: /^3\.3\./,
+    directories: true,
+    writeableEvent: true,
+  });
 }

@@ -3,4 +3,11 @@
 // the agent; Dubbo 2.6 has no writeable event, which /online reports.
 import { offlineDubboSuite } from '../../testkit/offline-dubbo-suite.js';
 
-offlineDubboSuite({ fixture: 'dubbo26', label: 'Dubbo 2.6', framework: 'alibaba-dubbo', version: /^2\.6\./, directories: false, writeableEvent: false });
+offlineDubboSuite({
+  fixture: 'dubbo26',
+  label: 'Dubbo 2.6',
+  framework: 'alibaba-dubbo',
+  version: /^2\.6\./,
+  directories: false,
+  writeableEvent: false,
+});

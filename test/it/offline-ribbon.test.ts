@@ -91,11 +91,15 @@ describe('lossless offline, Spring Cloud Netflix Ribbon (30 s refresh) across tw
     const failedBefore = calls(consumer).filter((c) => c.who === null).length;
 
     const tOnline = Date.now();
-    const on = await env.daemonA.get<{ undone: boolean; drain: number; restored: Array<{ traffic: string; restored: string[] }> }>(`/online?pid=${provider1.pid}`);
+    const on = await env.daemonA.get<{ undone: boolean; drain: number; restored: Array<{ traffic: string; restored: string[] }> }>(
+      `/online?pid=${provider1.pid}`,
+    );
     const onlineMs = Date.now() - tOnline;
     expect(on.status, JSON.stringify(on.body)).toBe(200);
     expect(on.body).toMatchObject({ undone: true, drain: drain.id });
-    expect(on.body.restored).toContainEqual(expect.objectContaining({ traffic: 'springcloud', restored: [expect.stringContaining(env.hostA)] }));
+    expect(on.body.restored).toContainEqual(
+      expect.objectContaining({ traffic: 'springcloud', restored: [expect.stringContaining(env.hostA)] }),
+    );
     // The same node, with the same payload, as before the drain.
     expect(await nodesOn(env.hostA)).toEqual(new Map([[nodeId, payload]]));
     const back = await until('the consumer to call K1 again', 30_000, () => calls(consumer).find((c) => c.at > tOnline && c.who === 'K1'));

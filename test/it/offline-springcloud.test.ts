@@ -16,7 +16,10 @@ import { sleep } from '../../testkit/poll.js';
 import { SpringCloudTwoHosts } from '../../testkit/springcloud-two-hosts.js';
 
 // The consumers: default cache TTL (35 s), no retry.
-const env = new SpringCloudTwoHosts('springcloud-boot3', ['--spring.cloud.loadbalancer.cache.ttl=35s', '--spring.cloud.loadbalancer.retry.enabled=false']);
+const env = new SpringCloudTwoHosts('springcloud-boot3', [
+  '--spring.cloud.loadbalancer.cache.ttl=35s',
+  '--spring.cloud.loadbalancer.retry.enabled=false',
+]);
 const summary: string[] = [];
 
 beforeAll(() => env.setUp(), 180_000);
@@ -43,7 +46,10 @@ describe('lossless offline, Spring Cloud LoadBalancer (35 s cache) across two ho
 
   it('baseline, deregister only (/isolate, then SIGTERM): the consumer keeps calling the instance from its cache, then fails', async () => {
     const { provider1, consumer } = await env.round('D1');
-    const iso = await env.daemonA.post<{ changes: Array<{ deregistered: string[] }> }>('/isolate', { pid: provider1.pid, traffic: ['springcloud'] });
+    const iso = await env.daemonA.post<{ changes: Array<{ deregistered: string[] }> }>('/isolate', {
+      pid: provider1.pid,
+      traffic: ['springcloud'],
+    });
     expect(iso.status, JSON.stringify(iso.body)).toBe(200);
     expect(iso.body.changes[0]?.deregistered).toHaveLength(1);
     // Deregistered from ZooKeeper once /isolate answers.

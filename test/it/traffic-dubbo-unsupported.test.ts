@@ -10,7 +10,15 @@ import { jdk17 } from '../../testkit/java-homes.js';
 import { buildMavenFixture } from '../../testkit/maven-fixtures.js';
 
 interface InventoryJson {
-  frameworks: Array<{ traffic: string; framework: string; version: string; supported: boolean; unsupportedReason: string; registries: unknown[]; isolated: boolean }>;
+  frameworks: Array<{
+    traffic: string;
+    framework: string;
+    version: string;
+    supported: boolean;
+    unsupportedReason: string;
+    registries: unknown[];
+    isolated: boolean;
+  }>;
 }
 
 let daemon: DaemonProcess;
@@ -19,7 +27,12 @@ let jvm: ContainerJvm;
 beforeAll(async () => {
   [daemon, jvm] = await Promise.all([
     startDaemon(),
-    startContainerJvm({ javaHome: jdk17().home, hostClasspath: buildMavenFixture('dubbo31').classpath, mainClass: 'demo.Holder', jvmFlags: SMALL_JVM_FLAGS }),
+    startContainerJvm({
+      javaHome: jdk17().home,
+      hostClasspath: buildMavenFixture('dubbo31').classpath,
+      mainClass: 'demo.Holder',
+      jvmFlags: SMALL_JVM_FLAGS,
+    }),
   ]);
 });
 afterAll(async () => {
@@ -32,7 +45,14 @@ describe('Dubbo traffic on an unsupported version (Dubbo 3.1)', () => {
     const r = await daemon.get<InventoryJson>(`/jvms/${jvm.pid}/inventory`);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.frameworks).toEqual([
-      expect.objectContaining({ traffic: 'dubbo', framework: 'apache-dubbo', version: '3.1.11', supported: false, registries: [], isolated: false }),
+      expect.objectContaining({
+        traffic: 'dubbo',
+        framework: 'apache-dubbo',
+        version: '3.1.11',
+        supported: false,
+        registries: [],
+        isolated: false,
+      }),
     ]);
     expect(r.body.frameworks[0]!.unsupportedReason).toContain('3.1.11');
   });

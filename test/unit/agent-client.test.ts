@@ -6,14 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { AgentClient } from '../../src/agent/client.js';
 import { AgentSession } from '../../src/agent/session.js';
-import { Hello, type CommandResult, type DaemonMessage } from '../../src/gen/quiesce/agent/v1/agent.js';
+import { Hello, type CommandResult } from '../../src/gen/quiesce/agent/v1/agent.js';
 import { isQuiesceError } from '../../src/errors.js';
 
 /** A session whose agent answers every command with `answer(kind)`. */
 function agent(answer: (kind: string) => Omit<CommandResult, 'id'>): AgentClient {
   const session = new AgentSession(Hello.fromPartial({ pid: 7, agentVersion: 'test' }), 'pid 7');
   void (async () => {
-    for await (const m of session.messages as AsyncIterable<DaemonMessage>) {
+    for await (const m of session.messages) {
       if (m.body?.$case !== 'command') continue;
       const { id, kind } = m.body.value;
       session.onResult({ id, ...answer(kind?.$case ?? '') });

@@ -57,18 +57,30 @@ describe('load replies, literal bytes per JDK generation', () => {
     expect(load('0\nreturn code: 0\n')).toEqual({ ok: true, rc: 0 });
     expect(load('0\nreturn code: 101\n')).toMatchObject({ ok: false, kind: 'agent_failed', rc: 101 });
     expect(load('0\nreturn code: 102\n')).toMatchObject({ ok: false, kind: 'agent_failed', rc: 102 });
-    expect(load('-1\nnosuchlib was not loaded.\nlibnosuchlib.so: cannot open shared object file: No such file or directory\n')).toMatchObject({
-      ok: false, kind: 'agent_failed', detail: expect.stringContaining('was not loaded'),
+    expect(
+      load('-1\nnosuchlib was not loaded.\nlibnosuchlib.so: cannot open shared object file: No such file or directory\n'),
+    ).toMatchObject({
+      ok: false,
+      kind: 'agent_failed',
+      detail: expect.stringContaining('was not loaded'),
     });
     // -XX:-EnableDynamicAgentLoading on JDK 17: status -1, no trailing newline.
-    expect(load('-1\nDynamic agent loading is not enabled. Use -XX:+EnableDynamicAgentLoading to launch target VM.')).toMatchObject({ ok: false, kind: 'dynamic_agents_disabled' });
+    expect(load('-1\nDynamic agent loading is not enabled. Use -XX:+EnableDynamicAgentLoading to launch target VM.')).toMatchObject({
+      ok: false,
+      kind: 'dynamic_agents_disabled',
+    });
   });
 
   it('JDK 21+ (bytes from Temurin 25): errors come with status 0', () => {
     expect(load('0\nreturn code: 0\n')).toEqual({ ok: true, rc: 0 });
     expect(load('0\nreturn code: 102\n')).toMatchObject({ ok: false, kind: 'agent_failed', rc: 102 });
-    expect(load('0\nDynamic agent loading is not enabled. Use -XX:+EnableDynamicAgentLoading to launch target VM.\n')).toMatchObject({ ok: false, kind: 'dynamic_agents_disabled' });
-    expect(load('0\nnosuchlib was not loaded.\nlibnosuchlib.so: cannot open shared object file: No such file or directory\n')).toMatchObject({ ok: false, kind: 'agent_failed', rc: null });
+    expect(load('0\nDynamic agent loading is not enabled. Use -XX:+EnableDynamicAgentLoading to launch target VM.\n')).toMatchObject({
+      ok: false,
+      kind: 'dynamic_agents_disabled',
+    });
+    expect(
+      load('0\nnosuchlib was not loaded.\nlibnosuchlib.so: cannot open shared object file: No such file or directory\n'),
+    ).toMatchObject({ ok: false, kind: 'agent_failed', rc: null });
     expect(load('0\nAgent_OnAttach is not available in libfoo\n')).toMatchObject({ ok: false, kind: 'agent_failed' });
   });
 });

@@ -10,10 +10,39 @@ const record = (over: Partial<DrainRecord>): DrainRecord => ({
   state: 'drained',
   params: { timeoutMs: 25_000, quietMs: 1_000 },
   steps: [
-    { name: 'goaway', state: 'done', startedAt: 10, endedAt: 20, outcome: '2 notified', detail: { results: [
-      { peer: 'a:7370', consumer: 'a', provider: 'p:1', result: 'notified', status: 200, error: null, attempts: 1, evicted: null, durationMs: 3 },
-      { peer: 'b:7370', consumer: 'b', provider: 'p:1', result: 'unreachable', status: null, error: 'ECONNREFUSED', attempts: 2, evicted: null, durationMs: 3 },
-    ] } },
+    {
+      name: 'goaway',
+      state: 'done',
+      startedAt: 10,
+      endedAt: 20,
+      outcome: '2 notified',
+      detail: {
+        results: [
+          {
+            peer: 'a:7370',
+            consumer: 'a',
+            provider: 'p:1',
+            result: 'notified',
+            status: 200,
+            error: null,
+            attempts: 1,
+            evicted: null,
+            durationMs: 3,
+          },
+          {
+            peer: 'b:7370',
+            consumer: 'b',
+            provider: 'p:1',
+            result: 'unreachable',
+            status: null,
+            error: 'ECONNREFUSED',
+            attempts: 2,
+            evicted: null,
+            durationMs: 3,
+          },
+        ],
+      },
+    },
     { name: 'wait', state: 'done', startedAt: 20, endedAt: 1020, outcome: 'idle', detail: { inFlight: 0, lastRequestMillis: 0, polls: 1 } },
     { name: 'events', state: 'pending', startedAt: null, endedAt: null, outcome: null, detail: null },
   ],

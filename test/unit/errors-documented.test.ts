@@ -12,7 +12,7 @@ describe('error codes', () => {
       expect(readme).toMatch(new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${spec.http}\\s*\\|`));
     });
   }
-  it('caller mistakes are 4xx, the daemon\'s own failures 5xx', () => {
+  it("caller mistakes are 4xx, the daemon's own failures 5xx", () => {
     expect(ERROR_CODES.bad_request.http).toBe(400);
     expect(ERROR_CODES.internal.http).toBe(500);
   });

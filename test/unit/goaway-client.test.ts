@@ -33,7 +33,12 @@ async function daemon(handle: (req: IncomingMessage, res: ServerResponse, body: 
   return (server.address() as { port: number }).port;
 }
 
-const target = (port: number, i = 0): GoAwayTarget => ({ peer: `127.0.0.1:${port}`, consumer: `127.0.0.${i + 1}`, provider: '127.0.0.1:20880', services: ['demo.Svc'] });
+const target = (port: number, i = 0): GoAwayTarget => ({
+  peer: `127.0.0.1:${port}`,
+  consumer: `127.0.0.${i + 1}`,
+  provider: '127.0.0.1:20880',
+  services: ['demo.Svc'],
+});
 const opts = (o: Partial<Parameters<typeof sendGoAways>[1]> = {}): Parameters<typeof sendGoAways>[1] => ({
   ttlSeconds: 30,
   timeoutMs: 300,
@@ -43,7 +48,7 @@ const opts = (o: Partial<Parameters<typeof sendGoAways>[1]> = {}): Parameters<ty
 });
 
 describe('sending GoAways', () => {
-  it('posts the provider, its services and the TTL from the provider\'s own address; a 200 is notified', async () => {
+  it("posts the provider, its services and the TTL from the provider's own address; a 200 is notified", async () => {
     const seen: Array<{ from: string | undefined; path: string | undefined; body: unknown }> = [];
     const port = await daemon((req, res, body) => {
       seen.push({ from: req.socket.remoteAddress, path: req.url, body: JSON.parse(body) });
@@ -105,7 +110,7 @@ describe('sending GoAways', () => {
     expect(refused!.error).toMatch(/ECONNREFUSED/);
   });
 
-  it('never sends past the drain\'s deadline, and cuts a call short at it', async () => {
+  it("never sends past the drain's deadline, and cuts a call short at it", async () => {
     let calls = 0;
     const silent = await daemon(() => {
       calls++;

@@ -46,7 +46,12 @@ function trickle(c: Socket, text: string, everyMs: number): void {
   c.on('close', () => clearInterval(t));
 }
 
-const target = (port: number): GoAwayTarget => ({ peer: `127.0.0.1:${port}`, consumer: '127.0.0.9', provider: '127.0.0.1:20880', services: ['demo.Svc'] });
+const target = (port: number): GoAwayTarget => ({
+  peer: `127.0.0.1:${port}`,
+  consumer: '127.0.0.9',
+  provider: '127.0.0.1:20880',
+  services: ['demo.Svc'],
+});
 const opts = (o: Partial<Parameters<typeof sendGoAways>[1]> = {}): Parameters<typeof sendGoAways>[1] => ({
   ttlSeconds: 30,
   timeoutMs: 500,
@@ -122,7 +127,13 @@ describe('GoAway sending: bounded answers', () => {
     const t0 = Date.now();
     const [r] = await sendGoAways([target(port)], opts({ timeoutMs: 5_000 }));
     expect(Date.now() - t0).toBeLessThan(2_000);
-    expect(r).toMatchObject({ result: 'failed', status: 200, attempts: 1, evicted: null, error: `answer larger than ${MAX_ANSWER_BYTES} bytes: discarded` });
+    expect(r).toMatchObject({
+      result: 'failed',
+      status: 200,
+      attempts: 1,
+      evicted: null,
+      error: `answer larger than ${MAX_ANSWER_BYTES} bytes: discarded`,
+    });
     await new Promise((res) => setTimeout(res, 100));
     expect(written).toBeLessThan(100 << 20);
     expect(process.memoryUsage().rss - rss0).toBeLessThan(48 << 20);

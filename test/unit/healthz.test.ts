@@ -16,8 +16,18 @@ import type { AgentStore } from '../../src/store/agents.js';
 const log = pino({ level: 'silent' });
 
 /** The parts of the hub and the agent store a scan touches, with no agent connected. */
-const hub = { on: () => undefined, session: () => undefined, unlisten: async () => undefined, listen: async () => undefined } as unknown as AgentHub;
-const agents = { removeExcept: () => undefined, live: () => [], setState: () => undefined, setInstance: () => undefined } as unknown as AgentStore;
+const hub = {
+  on: () => undefined,
+  session: () => undefined,
+  unlisten: async () => undefined,
+  listen: async () => undefined,
+} as unknown as AgentHub;
+const agents = {
+  removeExcept: () => undefined,
+  live: () => [],
+  setState: () => undefined,
+  setInstance: () => undefined,
+} as unknown as AgentStore;
 
 const fleets: Fleet[] = [];
 afterEach(async () => {

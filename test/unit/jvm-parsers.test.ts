@@ -10,7 +10,10 @@ import { decodeAddress, parseProcNetTcp } from '../../src/jvm/tcp.js';
 
 describe('procfs parsers', () => {
   it('reads effective ids, the innermost NSpid and signal masks from status', () => {
-    const s = parseStatus(42, 'Name:\tjava\nUid:\t0\t1000\t1000\t1000\nGid:\t0\t1001\t1001\t1001\nNSpid:\t42\t7\nSigIgn:\t0000000000000000\nSigCgt:\t2000000181005ccf\n');
+    const s = parseStatus(
+      42,
+      'Name:\tjava\nUid:\t0\t1000\t1000\t1000\nGid:\t0\t1001\t1001\t1001\nNSpid:\t42\t7\nSigIgn:\t0000000000000000\nSigCgt:\t2000000181005ccf\n',
+    );
     expect(s).toMatchObject({ uid: 1000, gid: 1001, nspid: 7 });
     expect(hasSignal(s.sigCgt, 3)).toBe(true); // SIGQUIT is bit 2 (signal n is bit n-1)
     expect(hasSignal(s.sigIgn, 3)).toBe(false);
@@ -26,10 +29,13 @@ describe('JVM identification', () => {
   it('tells HotSpot from OpenJ9 (which also ships a libjvm.so shim)', () => {
     const hs = '7f00-7f01 r-xp 00000000 08:01 1 /usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so\n';
     expect(vmLibraryFromMaps(hs)).toEqual({ vm: 'hotspot', path: '/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so' });
-    const j9 = '7f00-7f01 r-xp 0 08:01 1 /opt/java/openjdk/lib/server/libjvm.so\n7f02-7f03 r-xp 0 08:01 2 /opt/java/openjdk/lib/default/libj9vm29.so\n';
+    const j9 =
+      '7f00-7f01 r-xp 0 08:01 1 /opt/java/openjdk/lib/server/libjvm.so\n7f02-7f03 r-xp 0 08:01 2 /opt/java/openjdk/lib/default/libj9vm29.so\n';
     expect(vmLibraryFromMaps(j9)?.vm).toBe('openj9');
     expect(vmLibraryFromMaps('7f00-7f01 r-xp 0 08:01 1 /usr/bin/sleep\n')).toBeNull();
-    expect(vmLibraryFromMaps('7f00-7f01 r-xp 0 08:01 1 /opt/jdk/lib/server/libjvm.so (deleted)\n')?.path).toBe('/opt/jdk/lib/server/libjvm.so');
+    expect(vmLibraryFromMaps('7f00-7f01 r-xp 0 08:01 1 /opt/jdk/lib/server/libjvm.so (deleted)\n')?.path).toBe(
+      '/opt/jdk/lib/server/libjvm.so',
+    );
   });
 
   it('parses versions from release files and paths', () => {
@@ -42,9 +48,17 @@ describe('JVM identification', () => {
   });
 
   it('finds the main class, jar or module after launcher options with arguments', () => {
-    expect(parseMain(['java', '-cp', 'a.jar:b', '-Dx=1', 'com.example.Main', 'arg'])).toEqual({ mainClass: 'com.example.Main', mainKind: 'class' });
-    expect(parseMain(['java', '-Xmx1g', '-jar', '/app/app.jar', '--server.port=8080'])).toEqual({ mainClass: '/app/app.jar', mainKind: 'jar' });
-    expect(parseMain(['java', '--module-path', 'mods', '--add-opens', 'java.base/java.lang=ALL-UNNAMED', '-m', 'app/com.example.Main'])).toEqual({ mainClass: 'app/com.example.Main', mainKind: 'module' });
+    expect(parseMain(['java', '-cp', 'a.jar:b', '-Dx=1', 'com.example.Main', 'arg'])).toEqual({
+      mainClass: 'com.example.Main',
+      mainKind: 'class',
+    });
+    expect(parseMain(['java', '-Xmx1g', '-jar', '/app/app.jar', '--server.port=8080'])).toEqual({
+      mainClass: '/app/app.jar',
+      mainKind: 'jar',
+    });
+    expect(
+      parseMain(['java', '--module-path', 'mods', '--add-opens', 'java.base/java.lang=ALL-UNNAMED', '-m', 'app/com.example.Main']),
+    ).toEqual({ mainClass: 'app/com.example.Main', mainKind: 'module' });
     expect(parseMain(['java', '-classpath', 'x', 'Foo.java'])).toEqual({ mainClass: 'Foo.java', mainKind: 'source' });
     expect(parseMain(['java', '-version'])).toEqual({ mainClass: null, mainKind: null });
   });
@@ -54,7 +68,12 @@ describe('JVM identification', () => {
     const opts = effectiveOptions(['java', '-XX:+EnableDynamicAgentLoading', 'Main', '-XX:-DisableAttachMechanism'], env);
     expect(booleanFlag(opts, 'DisableAttachMechanism')).toBe(true); // after the main class it is an app argument
     expect(booleanFlag(opts, 'EnableDynamicAgentLoading')).toBe(true); // the command line overrides JAVA_TOOL_OPTIONS
-    expect(booleanFlag(effectiveOptions(['java', 'Main'], new Map([['_JAVA_OPTIONS', '-XX:+DisableAttachMechanism']])), 'DisableAttachMechanism')).toBe(true);
+    expect(
+      booleanFlag(
+        effectiveOptions(['java', 'Main'], new Map([['_JAVA_OPTIONS', '-XX:+DisableAttachMechanism']])),
+        'DisableAttachMechanism',
+      ),
+    ).toBe(true);
   });
 
   it('extracts container ids from docker, containerd, cri-o and kubepods cgroup paths', () => {
@@ -62,7 +81,11 @@ describe('JVM identification', () => {
     expect(id).toHaveLength(64);
     expect(containerIdFromCgroup(`0::/system.slice/docker-${id}.scope\n`)).toBe(id);
     expect(containerIdFromCgroup(`12:memory:/docker/${id}\n`)).toBe(id);
-    expect(containerIdFromCgroup(`0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-${id}.scope\n`)).toBe(id);
+    expect(
+      containerIdFromCgroup(
+        `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c3d4e_5f60_7182_93a4_b5c6d7e8f901.slice/cri-containerd-${id}.scope\n`,
+      ),
+    ).toBe(id);
     expect(containerIdFromCgroup(`0::/kubepods/besteffort/pod1b2c3d4e-5f60-7182-93a4-b5c6d7e8f901/${id}\n`)).toBe(id);
     expect(containerIdFromCgroup(`0::/machine.slice/crio-${id}.scope\n`)).toBe(id);
     expect(containerIdFromCgroup('0::/user.slice/user-1000.slice/session-3.scope\n')).toBeNull();

@@ -8,13 +8,15 @@ describe('PerJvmSerial', () => {
   it('runs the operations of one JVM one after the other, in order, even when one fails', async () => {
     const serial = new PerJvmSerial();
     const log: string[] = [];
-    const op = (name: string, ms: number, fail = false) => async (): Promise<string> => {
-      log.push(`${name} start`);
-      await tick(ms);
-      log.push(`${name} end`);
-      if (fail) throw new Error(name);
-      return name;
-    };
+    const op =
+      (name: string, ms: number, fail = false) =>
+      async (): Promise<string> => {
+        log.push(`${name} start`);
+        await tick(ms);
+        log.push(`${name} end`);
+        if (fail) throw new Error(name);
+        return name;
+      };
     const results = await Promise.allSettled([serial.run(1, op('a', 30)), serial.run(1, op('b', 5, true)), serial.run(1, op('c', 1))]);
     expect(log).toEqual(['a start', 'a end', 'b start', 'b end', 'c start', 'c end']);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);

@@ -12,7 +12,15 @@ describe('store', () => {
     const db = openDb(dir);
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
     const agents = new AgentStore(db);
-    agents.upsert({ pid: 42, startTime: 7, nspid: 1, uid: 1000, gid: 1000, hostSocketPath: '/proc/42/root/tmp/x.sock', state: 'attaching' });
+    agents.upsert({
+      pid: 42,
+      startTime: 7,
+      nspid: 1,
+      uid: 1000,
+      gid: 1000,
+      hostSocketPath: '/proc/42/root/tmp/x.sock',
+      state: 'attaching',
+    });
     db.close();
     const again = openDb(dir);
     const store = new AgentStore(again);
