@@ -16,7 +16,7 @@ import { buildMavenFixture, type MavenFixture } from './maven-fixtures.js';
 import { agentLog, calls, sigterm } from './offline-scenario.js';
 import { sleep, until } from './poll.js';
 import { startZooKeeper, type ZooKeeper } from './zookeeper.js';
-import type { DrainJson } from './api-types.js';
+import type { DrainJson, ErrorJson } from './api-types.js';
 
 const FLAGS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
 
@@ -245,6 +245,13 @@ export class SpringCloudTwoHosts {
     const off = await this.daemonA.get<DrainJson>(`/offline?pid=${provider1.pid}&timeout=20&quiet=0.5`);
     expect(off.status, JSON.stringify(off.body)).toBe(200);
     expect(off.body.consumers).toMatchObject({ notified: 1 });
+    // A drain is journaled as a drain only, not as an isolation; its JVM still refuses a detach that
+    // would leave it deregistered with nothing to put it back.
+    const jvm = await this.daemonA.get<{ isolation: unknown }>(`/jvms/${provider1.pid}`);
+    expect(jvm.body.isolation).toBeNull();
+    const detach = await this.daemonA.post<ErrorJson>(`/jvms/${provider1.pid}/detach`);
+    expect(detach.status, JSON.stringify(detach.body)).toBe(409);
+    expect(detach.body.error).toMatchObject({ code: 'isolated', message: expect.stringContaining('is drained from springcloud') });
     await sleep(1_000);
     const t0 = Date.now();
     expect(calls(consumer).filter((c) => c.who === 'R1' && c.at > t0 - 800)).toEqual([]);
