@@ -142,6 +142,23 @@ describe('every error in the documented shape (raw HTTP)', () => {
     expect((await raw(d.httpPort, ['GET /drains HTTP/1.0\r\n\r\n'])).status).toBe(200);
   });
 
+  it('two Host headers are 400 bad_request', async () => {
+    expectError(await raw(d.httpPort, ['GET /drains HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n']), 400, 'bad_request');
+  });
+
+  it('other malformed request lines and headers are 400 bad_request: HTTP/2 preface, NUL, obs-fold, bare LF, an unknown version', async () => {
+    for (const req of [
+      'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+      'GET /drains HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n',
+      'GET /drains HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n',
+      'GET /drains HTTP/1.1\nHost: x\n\n',
+      'GET /drains HTTP/9.9\r\nHost: x\r\n\r\n',
+      'GET /dr ains HTTP/1.1\r\nHost: x\r\n\r\n',
+    ]) {
+      expectError(await raw(d.httpPort, [req]), 400, 'bad_request');
+    }
+  });
+
   it('a malformed JSON body is 400 bad_request, a "__proto__" key too', async () => {
     expectError(await raw(d.httpPort, [post('/goaway', '{"provider": ')]), 400, 'bad_request');
     expectError(await raw(d.httpPort, [post('/goaway', '{"provider":"127.0.0.1:1","__proto__":{"x":1}}')]), 400, 'bad_request');
@@ -149,7 +166,9 @@ describe('every error in the documented shape (raw HTTP)', () => {
   });
 
   it('a body that is not application/json is 415 unsupported_media_type', async () => {
-    expectError(await raw(d.httpPort, [post('/goaway', '{"provider":"127.0.0.1:20880"}', 'text/plain')]), 415, 'unsupported_media_type');
+    const a = await raw(d.httpPort, [post('/goaway', '{"provider":"127.0.0.1:20880"}', 'text/plain')]);
+    expectError(a, 415, 'unsupported_media_type');
+    expect((a.body as { error: { message: string } }).error.message).toContain('text/plain');
     expectError(await raw(d.httpPort, [post('/offline', 'pid=1', 'application/x-www-form-urlencoded')]), 415, 'unsupported_media_type');
     // The type's parameters do not matter.
     expect((await raw(d.httpPort, [post('/goaway', '{"provider":"127.0.0.1:20880"}', 'application/json; charset=utf-8')])).status).toBe(200);

@@ -57,7 +57,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   app.server.on('connect', refuseConnect);
 
   const sendError = (err: FastifyError | QuiesceError, req: FastifyRequest, reply: FastifyReply): void => {
-    const e = isQuiesceError(err) ? err : fromFastify(err);
+    const e = isQuiesceError(err) ? err : fromFastify(err, limits, req.headers['content-type']);
     const level = e.httpStatus >= 500 ? 'error' : 'warn';
     req.log[level]({ code: e.code, url: req.url, method: req.method, err: e.message }, 'request failed');
     void reply.status(e.httpStatus).send(e.toJSON());
@@ -76,6 +76,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.addHook('onRequest', async (req) => {
     if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) throw new QuiesceError('bad_request', 'an HTTP/1.1 request needs a Host header');
+    // Node keeps the first of several Host headers; a proxy in front may have routed on another (RFC 9112 §3.2).
+    if (req.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length > 1) throw new QuiesceError('bad_request', 'more than one Host header');
   });
   app.setNotFoundHandler((req, reply) => {
     const e = new QuiesceError('unknown_endpoint', `no endpoint ${req.method} ${req.url.split('?')[0]}`);
@@ -243,9 +245,11 @@ function queryFlag(query: unknown, name: string): boolean {
 }
 
 /** Fastify's own errors keep their status, under our codes; any other 4xx is the caller's malformed request. */
-function fromFastify(err: FastifyError): QuiesceError {
+function fromFastify(err: FastifyError, limits: HttpLimits, contentType: string | undefined): QuiesceError {
   const status = err.statusCode ?? 500;
-  const byStatus: Record<number, ErrorCode> = { 404: 'unknown_endpoint', 408: 'request_timeout', 413: 'body_too_large', 415: 'unsupported_media_type', 431: 'headers_too_large' };
+  if (status === 413) return new QuiesceError('body_too_large', `the request body is larger than ${limits.bodyLimitBytes} bytes`);
+  if (status === 415) return new QuiesceError('unsupported_media_type', `a request body must be application/json, got ${JSON.stringify((contentType ?? 'no content type').slice(0, 100))}`);
+  const byStatus: Record<number, ErrorCode> = { 404: 'unknown_endpoint', 408: 'request_timeout', 431: 'headers_too_large' };
   const code = byStatus[status];
   if (code) return new QuiesceError(code, err.message);
   if (status >= 400 && status < 500) return new QuiesceError('bad_request', err.message);
