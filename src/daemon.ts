@@ -125,7 +125,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     metrics,
     fleet,
     consumers,
-    resolver: new HostModeResolver(opts.peerPort ?? 7370),
+    resolver: new HostModeResolver(opts.peerPort ?? 7370, log),
     store: new DrainStore(db),
     serial,
     registrations,

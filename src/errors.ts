@@ -13,6 +13,22 @@ export interface ErrorSpec {
 
 export const ERROR_CODES = {
   bad_request: { http: 400, grpc: Status.INVALID_ARGUMENT, meaning: 'The request is malformed: a missing or invalid field.' },
+  body_too_large: {
+    http: 413,
+    grpc: Status.RESOURCE_EXHAUSTED,
+    meaning: 'The request body is larger than the daemon accepts (QUIESCE_HTTP_BODY_LIMIT).',
+  },
+  headers_too_large: {
+    http: 431,
+    grpc: Status.RESOURCE_EXHAUSTED,
+    meaning: 'The request line and headers are larger than the daemon accepts (QUIESCE_HTTP_MAX_HEADER_SIZE).',
+  },
+  unsupported_media_type: { http: 415, grpc: Status.INVALID_ARGUMENT, meaning: 'A request body that is not application/json.' },
+  request_timeout: {
+    http: 408,
+    grpc: Status.DEADLINE_EXCEEDED,
+    meaning: 'The client did not send its whole request in time; the connection is closed.',
+  },
   unknown_endpoint: { http: 404, grpc: Status.UNIMPLEMENTED, meaning: 'No such HTTP endpoint or method.' },
   forbidden: {
     http: 403,

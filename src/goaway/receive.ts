@@ -9,7 +9,7 @@ import { QuiesceError, isQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Fleet } from '../agent/fleet.js';
-import { hostOf, normalizeAddress } from './address.js';
+import { hostOf, normalizeAddress, parseIpPort } from './address.js';
 
 export interface GoAwayRequest {
   provider: string;
@@ -37,22 +37,53 @@ export interface GoAwayAnswer {
 }
 
 export const MAX_TTL_SECONDS = 3600;
+/** More services than any provider exports: each is a command to every agent on the node. */
+export const MAX_GOAWAY_SERVICES = 512;
+/** Longer than any interface name or serviceId. */
+export const MAX_SERVICE_LENGTH = 256;
 
+const SHAPE = 'body must be {"provider": "ip:port", "services"?: [...], "ttl"?: seconds, "release"?: boolean}';
+
+/** A GoAway comes from any peer on the network: everything in it is checked and bounded before an agent sees it. */
 export function parseGoAway(body: unknown): GoAwayRequest {
-  const b = (body ?? {}) as Record<string, unknown>;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new QuiesceError('bad_request', SHAPE);
+  const b = body as Record<string, unknown>;
   const provider = b['provider'];
-  if (typeof provider !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(provider)) {
-    throw new QuiesceError('bad_request', 'body must be {"provider": "ip:port", "services"?: [...], "ttl"?: seconds, "release"?: boolean}');
-  }
-  const services = b['services'] ?? [];
-  if (!Array.isArray(services) || !services.every((s) => typeof s === 'string'))
-    throw new QuiesceError('bad_request', '"services" must be an array of strings');
+  if (typeof provider !== 'string') throw new QuiesceError('bad_request', SHAPE);
+  if (!parseIpPort(provider))
+    throw new QuiesceError(
+      'bad_request',
+      `"provider" must be an IP address and a port from 1 to 65535 ("ip:port" or "[ip6]:port"), got ${JSON.stringify(provider.slice(0, 80))}`,
+    );
+  const services: unknown = b['services'] ?? [];
+  if (!isStringArray(services)) throw new QuiesceError('bad_request', '"services" must be an array of strings');
+  if (services.length > MAX_GOAWAY_SERVICES)
+    throw new QuiesceError('bad_request', `"services" lists ${services.length} services, more than ${MAX_GOAWAY_SERVICES}`);
+  const bad = services.find((s) => s.length === 0 || s.length > MAX_SERVICE_LENGTH || hasControlCharacter(s));
+  if (bad !== undefined)
+    throw new QuiesceError(
+      'bad_request',
+      `every service must be 1 to ${MAX_SERVICE_LENGTH} printable characters, got one of ${bad.length}`,
+    );
   const release = b['release'] ?? false;
   if (typeof release !== 'boolean') throw new QuiesceError('bad_request', '"release" must be true or false');
   const ttl = b['ttl'] ?? 60;
   if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS)
     throw new QuiesceError('bad_request', `"ttl" must be whole seconds from 1 to ${MAX_TTL_SECONDS}`);
-  return { provider, services: services, ttlSeconds: ttl, release };
+  return { provider, services: [...new Set(services)], ttlSeconds: ttl, release };
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+
+/** C0 controls and DEL: a service name is printed into logs and agent messages. */
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
 
 export class GoAwayReceiver {

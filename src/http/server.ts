@@ -2,8 +2,15 @@
  * The HTTP API: what preStop hooks, operators with curl, peers and Prometheus call.
  * Every answer is JSON; every error is `{ error: { code, message } }` from errors.ts.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyError } from 'fastify';
-import { QuiesceError, isQuiesceError } from '../errors.js';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { QuiesceError, isQuiesceError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Fleet, JvmView } from '../agent/fleet.js';
@@ -13,6 +20,9 @@ import type { ConsumerTracker } from '../consumers/tracker.js';
 import { parseDrainParams, type Drainer } from '../drain/drainer.js';
 import { parseGoAway, type GoAwayReceiver } from '../goaway/receive.js';
 import type { Authorizer } from './authorize.js';
+import { clientErrorHandler, refuseConnect } from './client-errors.js';
+import { parseJsonBody } from './json-body.js';
+import { httpLimitsFromEnv, type HttpLimits } from './limits.js';
 import { VERSION } from '../version.js';
 
 export interface HttpDeps {
@@ -25,6 +35,8 @@ export interface HttpDeps {
   goaway: GoAwayReceiver;
   auth: Authorizer;
   startedAt: number;
+  /** Bounds on requests; from the environment (or the defaults) when not given. */
+  limits?: HttpLimits;
 }
 
 export function buildHttpServer(deps: HttpDeps): FastifyInstance {
@@ -33,19 +45,53 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     ...j,
     isolation: isolator.view(j.pid, j.startTime),
   });
+  const limits = deps.limits ?? httpLimitsFromEnv();
+  const httpLog = deps.log.child({ part: 'http' });
   // Typed as fastify's own logger, so the instance is the plain FastifyInstance this returns.
-  const logger: FastifyBaseLogger = deps.log.child({ part: 'http' });
+  const fastifyLog: FastifyBaseLogger = httpLog;
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: fastifyLog,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1 << 20,
+    bodyLimit: limits.bodyLimitBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node checks the two timeouts above only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+      // Node would answer a missing Host with an empty 400: the onRequest hook below answers it in our shape.
+      requireHostHeader: false,
+    },
+    clientErrorHandler: clientErrorHandler(httpLog),
+    // A URL the router cannot decode (`/%`), a parameter past its length cap.
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply),
   });
+  app.server.on('connect', refuseConnect);
 
-  app.setErrorHandler((err: FastifyError | QuiesceError, req, reply) => {
-    const e = isQuiesceError(err) ? err : fromFastify(err);
+  const sendError = (err: FastifyError | QuiesceError, req: FastifyRequest, reply: FastifyReply): void => {
+    const e = isQuiesceError(err) ? err : fromFastify(err, limits, req.headers['content-type']);
     const level = e.httpStatus >= 500 ? 'error' : 'warn';
     req.log[level]({ code: e.code, url: req.url, method: req.method, err: e.message }, 'request failed');
     void reply.status(e.httpStatus).send(e.toJSON());
+  };
+  app.setErrorHandler(sendError);
+
+  // Only JSON bodies: any other type is a 415 in our shape, not a string a route was not written for.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string, limits.maxJsonDepth));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined)
+      throw new QuiesceError('bad_request', 'an HTTP/1.1 request needs a Host header');
+    // Node keeps the first of several Host headers; a proxy in front may have routed on another (RFC 9112 §3.2).
+    if (req.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length > 1)
+      throw new QuiesceError('bad_request', 'more than one Host header');
   });
   app.setNotFoundHandler((req, reply) => {
     const e = new QuiesceError('unknown_endpoint', `no endpoint ${req.method} ${req.url.split('?')[0]}`);
@@ -256,8 +302,18 @@ function queryFlag(query: unknown, name: string): boolean {
   return v === '' || v === '1' || v === 'true';
 }
 
-function fromFastify(err: FastifyError): QuiesceError {
+/** Fastify's own errors keep their status, under our codes; any other 4xx is the caller's malformed request. */
+function fromFastify(err: FastifyError, limits: HttpLimits, contentType: string | undefined): QuiesceError {
   const status = err.statusCode ?? 500;
+  if (status === 413) return new QuiesceError('body_too_large', `the request body is larger than ${limits.bodyLimitBytes} bytes`);
+  if (status === 415)
+    return new QuiesceError(
+      'unsupported_media_type',
+      `a request body must be application/json, got ${JSON.stringify((contentType ?? 'no content type').slice(0, 100))}`,
+    );
+  const byStatus: Record<number, ErrorCode> = { 404: 'unknown_endpoint', 408: 'request_timeout', 431: 'headers_too_large' };
+  const code = byStatus[status];
+  if (code) return new QuiesceError(code, err.message);
   if (status >= 400 && status < 500) return new QuiesceError('bad_request', err.message);
   return new QuiesceError('internal', err.message, {}, { cause: err });
 }

@@ -5,6 +5,7 @@
  */
 import type { InventoryReport } from '../../gen/quiesce/agent/v1/agent.js';
 import { joinHostPort } from '../../goaway/address.js';
+import { MAX_GOAWAY_SERVICES, MAX_SERVICE_LENGTH } from '../../goaway/receive.js';
 import { sendGoAways, type GoAwayTarget } from '../../goaway/send.js';
 import { countResults } from '../summary.js';
 import type { Step, StepContext } from './context.js';
@@ -40,9 +41,12 @@ async function targetsOf(ctx: StepContext): Promise<GoAwayTarget[]> {
   return [...out.values()];
 }
 
+/** The services to name, or none (every service of the provider) past what a receiver accepts. */
 function servicesOf(inv: InventoryReport | null): string[] {
   const regs = (inv?.frameworks ?? []).flatMap((f) => f.registries.flatMap((r) => [...r.registered, ...r.removed]));
-  return [...new Set(regs.map(serviceOf).filter((s): s is string => !!s))];
+  const services = [...new Set(regs.map(serviceOf).filter((s): s is string => !!s))];
+  const fits = services.length <= MAX_GOAWAY_SERVICES && services.every((s) => s.length <= MAX_SERVICE_LENGTH);
+  return fits ? services : [];
 }
 
 /** The service a registration names: a Dubbo URL's path (interface), or a Spring Cloud serviceId. */
