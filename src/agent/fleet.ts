@@ -7,8 +7,8 @@ import { QuiesceError, toQuiesceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { AgentStore } from '../store/agents.js';
-import { stuckReads, type LimitNotice } from '../jvm/bounded-read.js';
-import { discoverJvms, inspectPid, PROBE_TIMEOUT_MS, SCAN_BUDGET_MS, stalledPids, type DiscoveryOptions } from '../jvm/discovery.js';
+import type { LimitNotice } from '../jvm/bounded-read.js';
+import { discoverJvms, inspectPid, type DiscoveryOptions } from '../jvm/discovery.js';
 import type { AgentFiles } from '../jvm/deliver.js';
 import type { JvmProcess } from '../jvm/types.js';
 import { shouldAdopt, type AdoptPolicy } from './adopt-policy.js';
@@ -16,9 +16,11 @@ import { attachAgent } from './attach-flow.js';
 import { AgentClient } from './client.js';
 import type { AgentHub } from './hub.js';
 import type { AgentSession } from './session.js';
+import { healthBoundMs, ScanHealth, type FleetHealth } from './scan-health.js';
 import { jvmView, type AttachOutcome, type JvmView } from './views.js';
 
 export type { AgentState, AgentView, AttachOutcome, JvmView } from './views.js';
+export { healthBoundMs, type FleetHealth } from './scan-health.js';
 
 export interface FleetOptions {
   log: Logger;
@@ -34,30 +36,6 @@ export interface FleetOptions {
   healthMaxAgeMs?: number;
   /** The scan itself; tests stand in one that stalls. */
   discover?: (opts: DiscoveryOptions) => Promise<JvmProcess[]>;
-}
-
-/**
- * A scan may take up to its budget plus one process's bound; three intervals missed on top of that
- * means the loop is stuck, not busy.
- */
-export function healthBoundMs(refreshIntervalMs: number): number {
-  return 3 * refreshIntervalMs + SCAN_BUDGET_MS + PROBE_TIMEOUT_MS;
-}
-
-/** What /healthz reports: whether discovery still completes scans. */
-export interface FleetHealth {
-  healthy: boolean;
-  /** When the last scan completed (ms since the epoch); null before the first. */
-  lastScanAt: number | null;
-  /** How long since the last completed scan (or since the fleet was created, before the first). */
-  lastScanAgeMs: number;
-  maxAgeMs: number;
-  /** The last scan's failure, if the last attempt failed. */
-  lastScanError: string | null;
-  /** Pids whose inspection is stuck past its bound (each holds a file-system thread until it returns). */
-  stalledPids: number[];
-  /** File reads given up on by their time bound that have not returned yet. */
-  stuckReads: number;
 }
 
 /** A JVM by identity (pid + start time) with its connected agent. */
@@ -76,13 +54,12 @@ export class Fleet {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private closed = false;
-  private readonly createdAt = Date.now();
-  private lastScanAt: number | null = null;
-  private lastScanError: string | null = null;
+  private readonly scans: ScanHealth;
   private readonly discovery: DiscoveryOptions;
 
   constructor(private readonly opts: FleetOptions) {
     this.log = opts.log.child({ part: 'fleet' });
+    this.scans = new ScanHealth(opts.healthMaxAgeMs ?? healthBoundMs(opts.refreshIntervalMs ?? 5_000));
     // A hostile file is logged each time a process is inspected, which discovery does once per JVM.
     this.discovery = { onLimit: (n: LimitNotice) => this.log.warn({ path: n.path, reason: n.reason }, n.message) };
     opts.hub.on('connected', (pid, s) => this.onConnected(pid, s));
@@ -101,12 +78,11 @@ export class Fleet {
   refresh(): Promise<void> {
     this.refreshing ??= this.scan().then(
       () => {
-        this.lastScanAt = Date.now();
-        this.lastScanError = null;
+        this.scans.completed();
         this.refreshing = null;
       },
       (e: unknown) => {
-        this.lastScanError = (e as Error).message;
+        this.scans.failed(e);
         this.refreshing = null;
         throw e;
       },
@@ -116,17 +92,7 @@ export class Fleet {
 
   /** Healthy while scans complete: the liveness probe's answer. */
   health(now = Date.now()): FleetHealth {
-    const maxAgeMs = this.opts.healthMaxAgeMs ?? healthBoundMs(this.opts.refreshIntervalMs ?? 5_000);
-    const lastScanAgeMs = now - (this.lastScanAt ?? this.createdAt);
-    return {
-      healthy: lastScanAgeMs <= maxAgeMs,
-      lastScanAt: this.lastScanAt,
-      lastScanAgeMs,
-      maxAgeMs,
-      lastScanError: this.lastScanError,
-      stalledPids: stalledPids(),
-      stuckReads: stuckReads(),
-    };
+    return this.scans.now(now);
   }
 
   list(): JvmView[] {
