@@ -160,6 +160,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     holder.start();
     consumers.start();
     drainer.resume();
+    // One authorizer for both doors: the same table decides who may call a route and an RPC.
+    const auth = createAuthorizer(fleet, opts.adminToken ?? null);
     http = buildHttpServer({
       log,
       metrics,
@@ -168,14 +170,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       consumers,
       drainer,
       goaway,
-      auth: createAuthorizer(fleet, opts.adminToken ?? null),
+      auth,
       startedAt,
     });
     await http.listen({ host: opts.host, port: opts.httpPort });
     const address = http.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : opts.httpPort;
-    grpc = buildGrpcServer(fleet, startedAt);
-    const grpcPort = await grpc.listen(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.grpcPort}`);
+    let boundGrpcPort = 0;
+    grpc = buildGrpcServer(fleet, startedAt, { auth, port: () => boundGrpcPort });
+    const grpcPort = (boundGrpcPort = await grpc.listen(`${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.grpcPort}`));
     log.info({ host: opts.host, httpPort, grpcPort, stateDir: opts.stateDir, adopt: describeAdoptPolicy(opts.adopt) }, 'quiesce started');
     return { httpPort, grpcPort, fleet, metrics, close };
   } catch (e) {

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createChannel, createClient, ClientError } from 'nice-grpc';
+import { createChannel, createClient, ClientError, Metadata } from 'nice-grpc';
 import { DaemonDefinition, type Jvm } from '../gen/quiesce/daemon/v1/daemon.js';
 import { startDaemon } from '../daemon.js';
 import { parseAdoptPolicy, type AdoptPolicy } from '../agent/adopt-policy.js';
@@ -17,9 +17,10 @@ const USAGE = `usage:
                  [--agent-dir DIR] [--refresh-interval MS] [--attach-timeout MS] [--hold-interval MS]
                  [--consumer-sample-interval MS] [--consumer-window MS]
                  [--peer-port 7370] [--admin-token-file FILE]
-  quiesce jvms   [--grpc HOST:PORT] [--json]     JVMs on this host and their agents
-  quiesce attach <pid> [--grpc HOST:PORT] [--json]
-  quiesce status [--grpc HOST:PORT] [--json]
+  quiesce jvms   [--grpc HOST:PORT] [--admin-token-file FILE] [--json]     JVMs on this host and their agents
+  quiesce attach <pid> [--grpc HOST:PORT] [--admin-token-file FILE] [--json]
+  quiesce status [--grpc HOST:PORT] [--admin-token-file FILE] [--json]
+The admin token is read from --admin-token-file, or $QUIESCE_ADMIN_TOKEN; without one, only root on the daemon's host may call.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -101,12 +102,22 @@ async function runDaemon(args: string[]): Promise<number> {
 async function runClient(command: 'jvms' | 'status' | 'attach', args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: { grpc: { type: 'string', default: process.env.QUIESCE_GRPC ?? '127.0.0.1:7371' }, json: { type: 'boolean', default: false } },
+    options: {
+      grpc: { type: 'string', default: process.env.QUIESCE_GRPC ?? '127.0.0.1:7371' },
+      'admin-token-file': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
     allowPositionals: true,
     strict: true,
   });
+  const token = adminToken(values['admin-token-file']);
   const channel = createChannel(values.grpc);
-  const client = createClient(DaemonDefinition, channel);
+  // The same bearer token the HTTP API takes, in the call's metadata.
+  const client = createClient(
+    DaemonDefinition,
+    channel,
+    token ? { '*': { metadata: Metadata({ authorization: `Bearer ${token}` }) } } : {},
+  );
   try {
     if (command === 'attach') {
       const raw = positionals[0];

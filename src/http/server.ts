@@ -19,7 +19,7 @@ import { parseTraffic } from '../traffic/kinds.js';
 import type { ConsumerTracker } from '../consumers/tracker.js';
 import { parseDrainParams, type Drainer } from '../drain/drainer.js';
 import { parseGoAway, type GoAwayReceiver } from '../goaway/receive.js';
-import type { Authorizer } from './authorize.js';
+import { httpAccess, presentedBy, type Authorizer } from './authorize.js';
 import { clientErrorHandler, refuseConnect } from './client-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { httpLimitsFromEnv, type HttpLimits } from './limits.js';
@@ -92,6 +92,18 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     // Node keeps the first of several Host headers; a proxy in front may have routed on another (RFC 9112 §3.2).
     if (req.raw.rawHeaders.filter((h, i) => i % 2 === 0 && h.toLowerCase() === 'host').length > 1)
       throw new QuiesceError('bad_request', 'more than one Host header');
+    // Who may call the route, from the one table (authorize.ts), before its body is even read.
+    const route = req.routeOptions.url;
+    if (route === undefined) return; // no such endpoint: the 404 below
+    const access = httpAccess(req.method, route) ?? 'admin';
+    if (access === 'public' || access === 'peer' || access === 'self') return;
+    await auth.allow(access, presentedBy(req), `${req.method} ${route}`);
+  });
+  // A route nobody decided who may call cannot be registered.
+  app.addHook('onRoute', (route) => {
+    for (const m of [route.method].flat())
+      if (!httpAccess(m, route.url))
+        throw new Error(`route ${m} ${route.url} has no entry in HTTP_ACCESS (src/http/authorize.ts): say who may call it`);
   });
   app.setNotFoundHandler((req, reply) => {
     const e = new QuiesceError('unknown_endpoint', `no endpoint ${req.method} ${req.url.split('?')[0]}`);
@@ -159,13 +171,11 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.post<{ Body: unknown }>('/isolate', async (req) => {
     const { pid, traffic } = trafficRequest(req.body);
-    await auth.requireAdmin(req, 'isolate');
     return isolator.isolate(pid, traffic);
   });
 
   app.post<{ Body: unknown }>('/restore', async (req) => {
     const { pid, traffic } = trafficRequest(req.body);
-    await auth.requireAdmin(req, 'restore');
     return isolator.restore(pid, traffic);
   });
 
@@ -205,13 +215,11 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.post<{ Params: { pid: string } }>('/jvms/:pid/attach', async (req) => {
     const pid = parsePid(req.params.pid);
-    await auth.requireAdmin(req, 'attach');
     return fleet.attach(pid);
   });
 
   app.post<{ Params: { pid: string } }>('/jvms/:pid/detach', async (req) => {
     const pid = parsePid(req.params.pid);
-    await auth.requireAdmin(req, 'detach');
     const jvm = fleet.get(pid);
     const isolation = jvm ? isolator.view(pid, jvm.startTime) : null;
     const drained = jvm ? drainer.held(pid, jvm.startTime) : [];
@@ -243,7 +251,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.post<{ Params: { pid: string }; Body: unknown }>('/jvms/:pid/instances', async (req) => {
     const pid = parsePid(req.params.pid);
-    await auth.requireAdmin(req, 'a heap lookup');
     const body = asObject(req.body);
     const className = body['class'];
     if (typeof className !== 'string' || className.length === 0)
