@@ -15,7 +15,6 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Fleet, JvmView } from '../agent/fleet.js';
 import type { Isolator, IsolationView } from '../traffic/isolator.js';
-import { parseTraffic } from '../traffic/kinds.js';
 import type { ConsumerTracker } from '../consumers/tracker.js';
 import { parseDrainParams, type Drainer } from '../drain/drainer.js';
 import { parseGoAway, type GoAwayReceiver } from '../goaway/receive.js';
@@ -24,6 +23,8 @@ import { clientErrorHandler, refuseConnect } from './client-errors.js';
 import { parseJsonBody } from './json-body.js';
 import { httpLimitsFromEnv, type HttpLimits } from './limits.js';
 import { VERSION } from '../version.js';
+import { healthyAnswer, unhealthyError } from './healthz.js';
+import { asObject, optionalPid, parsePid, queryFlag, trafficRequest } from './params.js';
 
 export interface HttpDeps {
   log: Logger;
@@ -113,27 +114,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   // The liveness probe: 503 once discovery has stopped completing scans (a stuck daemon), so the kubelet restarts it.
   app.get('/healthz', async (_req, reply) => {
     const h = fleet.health();
-    if (h.healthy)
-      return {
-        ok: true,
-        version: VERSION,
-        lastScanAt: h.lastScanAt,
-        lastScanAgeMs: h.lastScanAgeMs,
-        stalledPids: h.stalledPids,
-        stuckReads: h.stuckReads,
-      };
-    const why = h.lastScanError === null ? '' : ` (last attempt: ${h.lastScanError})`;
-    const e = new QuiesceError(
-      'internal',
-      `stuck: no discovery scan completed for ${h.lastScanAgeMs} ms, more than ${h.maxAgeMs} ms${why}`,
-      {
-        lastScanAt: h.lastScanAt,
-        lastScanAgeMs: h.lastScanAgeMs,
-        maxAgeMs: h.maxAgeMs,
-        stalledPids: h.stalledPids,
-        stuckReads: h.stuckReads,
-      },
-    );
+    if (h.healthy) return healthyAnswer(h);
+    const e = unhealthyError(h);
     deps.log.error({ code: e.code, err: e.message }, 'unhealthy');
     return reply.status(503).send(e.toJSON());
   });
@@ -276,37 +258,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   return app;
-}
-
-function parsePid(raw: string): number {
-  if (!/^[1-9][0-9]{0,9}$/.test(raw)) throw new QuiesceError('bad_request', `pid must be a positive integer, got "${raw}"`);
-  return Number(raw);
-}
-
-function trafficRequest(body: unknown): { pid: number; traffic: ReturnType<typeof parseTraffic> } {
-  const b = asObject(body);
-  const pid = b['pid'];
-  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid < 1)
-    throw new QuiesceError('bad_request', 'body must be {"pid": N, "traffic"?: ["dubbo" | "springcloud", ...]}');
-  return { pid, traffic: parseTraffic(b['traffic']) };
-}
-
-function optionalPid(raw: unknown): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^[1-9][0-9]{0,9}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isInteger(n) || n < 1) throw new QuiesceError('bad_request', `pid must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-function asObject(body: unknown): Record<string, unknown> {
-  if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw new QuiesceError('bad_request', 'body must be a JSON object');
-  return body as Record<string, unknown>;
-}
-
-function queryFlag(query: unknown, name: string): boolean {
-  const v = (query as Record<string, unknown> | undefined)?.[name];
-  return v === '' || v === '1' || v === 'true';
 }
 
 /** Fastify's own errors keep their status, under our codes; any other 4xx is the caller's malformed request. */
