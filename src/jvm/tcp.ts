@@ -54,6 +54,39 @@ export function parseProcNetTcp(text: string): TcpSocket[] {
   return out;
 }
 
+/** A row with its owner: the uid the kernel prints for the socket (0 for a socket no process holds). */
+export interface OwnedTcpSocket extends TcpSocket {
+  uid: number;
+}
+
+const ROW =
+  /^\s*\d+:\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\d+\s+(\d+)(?:\s|$)/;
+
+/**
+ * Parses /proc/net/tcp or tcp6 text with the uid column ("sl local rem st tx:rx tr:when retrnsmt
+ * uid timeout inode ..."). Strict where parseProcNetTcp is lenient: a row that does not have this
+ * exact shape is left out rather than guessed at, so a malformed row never yields an owner.
+ */
+export function parseProcNetTcpOwned(text: string): OwnedTcpSocket[] {
+  const out: OwnedTcpSocket[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const m = ROW.exec(line);
+    if (!m) continue;
+    const [, la, lp, ra, rp, st, uid, inode] = m as unknown as [string, string, string, string, string, string, string, string];
+    if (la.length !== ra.length) continue;
+    out.push({
+      localAddress: decodeAddress(la),
+      localPort: parseInt(lp, 16),
+      remoteAddress: decodeAddress(ra),
+      remotePort: parseInt(rp, 16),
+      state: parseInt(st, 16),
+      inode: Number(inode),
+      uid: Number(uid),
+    });
+  }
+  return out;
+}
+
 /**
  * The kernel prints addresses as 32-bit words in host byte order (little-endian here):
  * IPv4 "0100007F" is 127.0.0.1; IPv6 is four such words.
