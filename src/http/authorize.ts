@@ -98,11 +98,20 @@ export function createAuthorizer(fleet: Fleet, adminToken: string | null): Autho
     return a.length === b.length && timingSafeEqual(a, b) ? 'ok' : 'wrong';
   };
 
-  /** Root in the daemon's own network namespace: only the daemon's own socket table is searched. */
-  const localRoot = async (socket: CallerSocket | null): Promise<boolean> => {
-    if (!socket) return false;
-    const c = await identifyCaller(socket, []).catch(() => null);
-    return c?.uid === 0 && c.netns === (await netnsOf(process.pid));
+  /**
+   * Root in the daemon's own network namespace: only the daemon's own socket table is searched.
+   * Null when it is; otherwise why not, for the refusal (a caller that could not be identified is never root).
+   */
+  const notLocalRoot = async (socket: CallerSocket | null): Promise<string | null> => {
+    if (!socket) return 'the connection has no addresses';
+    let c: Caller;
+    try {
+      c = await identifyCaller(socket, []);
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+    if (c.uid !== 0) return `the caller is uid ${c.uid}`;
+    return c.netns === (await netnsOf(process.pid)) ? null : "the caller is not in the daemon's network namespace";
   };
 
   const allow = async (access: Access, who: Presented, what: string): Promise<void> => {
@@ -115,12 +124,13 @@ export function createAuthorizer(fleet: Fleet, adminToken: string | null): Autho
         adminToken ? `${what}: wrong admin token` : `${what}: this daemon has no admin token; send no Authorization`,
       );
     if (access === 'admin' && adminToken) throw new QuiesceError('forbidden', `${what} needs the admin token (Authorization: Bearer …)`);
-    if (await localRoot(who.socket)) return;
+    const why = await notLocalRoot(who.socket);
+    if (why === null) return;
     throw new QuiesceError(
       'forbidden',
       adminToken
-        ? `${what} needs the admin token (Authorization: Bearer …), or root on the daemon's host`
-        : `${what} is for root on the daemon's host, or needs the admin token (--admin-token-file)`,
+        ? `${what} needs the admin token (Authorization: Bearer …), or root on the daemon's host (${why})`
+        : `${what} is for root on the daemon's host, or needs the admin token (--admin-token-file) (${why})`,
     );
   };
 
