@@ -53,7 +53,8 @@ export function parseGoAway(body: unknown): GoAwayRequest {
   if (!parseIpPort(provider))
     throw new QuiesceError(
       'bad_request',
-      `"provider" must be an IP address and a port from 1 to 65535 ("ip:port" or "[ip6]:port"), got ${JSON.stringify(provider.slice(0, 80))}`,
+      '"provider" must be an IP address and a port from 1 to 65535 ("ip:port" or "[ip6]:port"), ' +
+        `got ${JSON.stringify(provider.slice(0, 80))}`,
     );
   const services: unknown = b['services'] ?? [];
   if (!isStringArray(services)) throw new QuiesceError('bad_request', '"services" must be an array of strings');
@@ -103,7 +104,8 @@ export class GoAwayReceiver {
       this.metrics.goawayReceived.inc({ result: 'forbidden' });
       throw new QuiesceError(
         'forbidden',
-        `a GoAway may only ${req.release ? 'give back' : 'remove'} its sender's own address: ${normalizeAddress(sender)} asked about ${req.provider}`,
+        `a GoAway may only ${req.release ? 'give back' : 'remove'} its sender's own address: ` +
+          `${normalizeAddress(sender)} asked about ${req.provider}`,
       );
     }
     const evicted: EvictionView[] = [];

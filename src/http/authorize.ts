@@ -156,7 +156,8 @@ export function createAuthorizer(fleet: Fleet, adminToken: string | null): Autho
       if (!c)
         throw new QuiesceError(
           'forbidden',
-          `cannot tell who is calling from ${req.socket.remoteAddress}:${req.socket.remotePort}; a drain of another JVM needs the admin token`,
+          `cannot tell who is calling from ${req.socket.remoteAddress}:${req.socket.remotePort}; ` +
+            'a drain of another JVM needs the admin token',
         );
       const mine: JvmView[] = [];
       for (const j of fleet.list()) {

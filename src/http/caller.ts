@@ -128,7 +128,9 @@ export function matchCaller(tables: readonly NetTables[], sock: CallerSocket): C
   if (dead.length > 0) {
     const states = [...new Set(dead.map((r) => STATE_NAMES[r.state] ?? `state ${r.state}`))].join(', ');
     return {
-      refused: `cannot tell who is calling from ${describe(sock)}: the caller's socket is no longer held by any process (${states}); keep the connection open until the answer`,
+      refused:
+        `cannot tell who is calling from ${describe(sock)}: the caller's socket is no longer held by any process (${states}); ` +
+        'keep the connection open until the answer',
     };
   }
   return {

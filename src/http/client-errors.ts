@@ -36,7 +36,9 @@ export function clientErrorToQuiesce(err: NodeJS.ErrnoException): QuiesceError {
 /** Writes `e` as a complete HTTP/1.1 answer on a raw socket and closes it. */
 export function answerRaw(socket: Duplex, e: QuiesceError): void {
   const body = JSON.stringify(e.toJSON());
-  const head = `HTTP/1.1 ${e.httpStatus} ${STATUS_CODES[e.httpStatus] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+  const head =
+    `HTTP/1.1 ${e.httpStatus} ${STATUS_CODES[e.httpStatus] ?? 'Error'}\r\n` +
+    `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
   socket.end(head + body);
   // A client that keeps sending would hold the socket half-open: it has had its answer.
   setTimeout(() => socket.destroy(), 1_000).unref();

@@ -48,7 +48,8 @@ export function httpLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpLim
   // Node refuses a headers timeout longer than the request timeout; say so in our words.
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new Error(
-      `${HTTP_LIMIT_ENV.headersTimeoutMs.name} (${limits.headersTimeoutMs}) must not exceed ${HTTP_LIMIT_ENV.requestTimeoutMs.name} (${limits.requestTimeoutMs})`,
+      `${HTTP_LIMIT_ENV.headersTimeoutMs.name} (${limits.headersTimeoutMs}) must not exceed ` +
+        `${HTTP_LIMIT_ENV.requestTimeoutMs.name} (${limits.requestTimeoutMs})`,
     );
   }
   return limits;

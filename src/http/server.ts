@@ -209,7 +209,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     if (isolation && !force) {
       throw new QuiesceError(
         'isolated',
-        `pid ${pid} is isolated from ${isolation.traffic.join(', ')} since ${new Date(isolation.since).toISOString()}: POST /restore (or /online) first, or detach with ?force=1`,
+        `pid ${pid} is isolated from ${isolation.traffic.join(', ')} since ${new Date(isolation.since).toISOString()}: ` +
+          'POST /restore (or /online) first, or detach with ?force=1',
         { pid },
       );
     }

@@ -59,8 +59,9 @@ export interface OwnedTcpSocket extends TcpSocket {
   uid: number;
 }
 
-const ROW =
-  /^\s*\d+:\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})\s+([0-9A-Fa-f]{2})\s+\S+\s+\S+\s+\S+\s+(\d+)\s+\d+\s+(\d+)(?:\s|$)/;
+const ADDR = '([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})';
+/** sl: local rem st tx:rx tr:when retrnsmt uid timeout inode */
+const ROW = new RegExp(`^\\s*\\d+:\\s+${ADDR}\\s+${ADDR}\\s+([0-9A-Fa-f]{2})\\s+\\S+\\s+\\S+\\s+\\S+\\s+(\\d+)\\s+\\d+\\s+(\\d+)(?:\\s|$)`);
 
 /**
  * Parses /proc/net/tcp or tcp6 text with the uid column ("sl local rem st tx:rx tr:when retrnsmt
