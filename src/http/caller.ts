@@ -114,15 +114,17 @@ export function matchCaller(tables: readonly NetTables[], sock: CallerSocket): C
   const dead: OwnedTcpSocket[] = [];
   for (const t of tables) {
     for (const row of [...callerRows(t.tcp, sock), ...callerRows(t.tcp6, sock)]) {
-      if (isLiveOwner(row)) live.push({ netns: t.netns, row });
-      else dead.push(row);
+      if (!isLiveOwner(row)) dead.push(row);
+      // The same socket (namespace + inode) printed twice: /proc/net/tcp is not read atomically, and a
+      // socket that moves in the kernel's hash between two reads of the file shows up again.
+      else if (!live.some((m) => m.netns === t.netns && m.row.inode === row.inode)) live.push({ netns: t.netns, row });
     }
   }
   if (live.length === 1) return { caller: { netns: live[0]!.netns, uid: live[0]!.row.uid } };
   if (live.length > 1)
     return {
       refused: `cannot tell who is calling from ${describe(sock)}: ${live.length} sockets match the connection (${live
-        .map((m) => `${m.netns} uid ${m.row.uid}`)
+        .map((m) => `${m.netns} uid ${m.row.uid} inode ${m.row.inode}`)
         .join(', ')})`,
     };
   if (dead.length > 0) {

@@ -79,6 +79,12 @@ describe('the caller row matcher', () => {
     });
   });
 
+  it('regression: one socket listed twice (the file is not read atomically) is still one caller, not an ambiguity', () => {
+    // Seen in the suite: "2 sockets match the connection (net:[…] uid 0, net:[…] uid 0)" for root's own request.
+    const a = row(LO4, 40000, LO4, 7370, 0x01, 0, 501);
+    expect(matchCaller([ns(table(a, a))], lo)).toEqual({ caller: { netns: 'net:[4026531840]', uid: 0 } });
+  });
+
   it('rows of other connections (other port, other address, the reverse direction) do not match', () => {
     const m = matchCaller(
       [
